@@ -1,0 +1,99 @@
+"""Results files: one JSON per (model, task) run, versioned and written atomically.
+
+Schema (version 1)::
+
+    {
+      "schema_version": 1,
+      "kind": "calib-eval-results",
+      "created": "2026-11-23T18:00:00+00:00",
+      "package_version": "0.1.0",
+      "task": "mmlu_oe_calib",
+      "model": {"name", "source", "fingerprint", "device", "dtype"},
+      "hardware": "cpu x2 (model name)" | "NVIDIA H100 ...",
+      "config": {... runner config ...},
+      "n": 50,
+      "accuracy": {"estimate", "low", "high"},
+      "scorers": {
+        "<scorer>": {
+          "adapter": null | {"path", "method", "base_fingerprint"},
+          "is_probability": true,
+          "calibration": "none" | "platt fitted on <split>",
+          "ece": {"estimate", "low", "high"} | null,
+          "auroc": {...}, "brier": {...} | null, "aurc": {...},
+          "reliability": {"bin_edges", "mean_confidence", "accuracy", "count"} | null,
+          "extra": {...}   # e.g. verbalized parse failures
+        }
+      },
+      "timings": {"generation_s", "scoring_s": {"<scorer>": s}, "items"}
+    }
+
+Per-item rows go to a JSONL beside it (see `write_jsonl_atomic`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from calib_eval.errors import DataError
+
+SCHEMA_VERSION = 1
+KIND = "calib-eval-results"
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | Path, payload: Any) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False, default=_jsonable) + "\n")
+
+
+def write_jsonl_atomic(path: str | Path, rows: Iterable[dict]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, default=_jsonable) + "\n" for r in rows))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy / torch scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_results(path: str | Path) -> dict:
+    """Load and validate a results file; older schemas are migrated, bad ones named."""
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"results file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"corrupt results file {path}: {exc}") from None
+    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+        raise DataError(f"{path} is not a calib-eval results file (missing kind={KIND!r})")
+    version = payload.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise DataError(f"{path} has schema_version {version!r}; this calib-eval reads {SCHEMA_VERSION}")
+    missing = [k for k in ("task", "model", "scorers", "accuracy", "n", "created") if k not in payload]
+    if missing:
+        raise DataError(f"{path} lacks required fields: {', '.join(missing)}")
+    return payload
