@@ -1,0 +1,53 @@
+"""Pure-numpy calibration and selective-prediction metrics.
+
+Every function validates its inputs up front (lengths, emptiness, NaN,
+[0, 1] confidences, binary labels) and raises ``ValueError`` naming the
+problem. ``correct`` is always per-item correctness (bool or 0/1); ``confidence``
+is P(correct) in [0, 1]; ``score`` is any finite real, higher = more likely
+correct. Conventions (bin edges, ties) are in each module's docstring.
+"""
+from calib_eval.metrics._validation import UndefinedMetricWarning
+from calib_eval.metrics.bootstrap import BootstrapResult, bootstrap_ci, paired_bootstrap_diff
+from calib_eval.metrics.calibration import (
+    ReliabilityCurve,
+    ece_from_curve,
+    expected_calibration_error,
+    reliability_curve,
+)
+from calib_eval.metrics.calibration_map import (
+    PlattMap,
+    TemperatureMap,
+    apply_temperature,
+    fit_platt,
+    fit_temperature,
+)
+from calib_eval.metrics.ranking import roc_auc
+from calib_eval.metrics.scoring import accuracy, brier_score, brier_score_loss
+from calib_eval.metrics.selective import RiskCoverageCurve, aurc, risk_coverage_curve, selective_accuracy
+from calib_eval.metrics.summary import CalibrationMap, summarize
+
+__all__ = [
+    "BootstrapResult",
+    "CalibrationMap",
+    "PlattMap",
+    "ReliabilityCurve",
+    "RiskCoverageCurve",
+    "TemperatureMap",
+    "UndefinedMetricWarning",
+    "accuracy",
+    "apply_temperature",
+    "aurc",
+    "bootstrap_ci",
+    "brier_score",
+    "brier_score_loss",
+    "ece_from_curve",
+    "expected_calibration_error",
+    "fit_platt",
+    "fit_temperature",
+    "paired_bootstrap_diff",
+    "reliability_curve",
+    "risk_coverage_curve",
+    "roc_auc",
+    "selective_accuracy",
+    "summarize",
+]
