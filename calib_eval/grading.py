@@ -1,0 +1,328 @@
+"""Is a model's answer correct? One entry point, :func:`grade`, dispatching on
+``Example.answer_kind``; every rule is a small pure function.
+
+Normalisation
+-------------
+``normalize_text`` is SQuAD-style, extended to Unicode: NFKD and drop accents
+("Zürich" == "Zurich"), lowercase, delete punctuation (ASCII and every Unicode
+P* character, so "don’t" == "don't" == "dont"), drop the articles a/an/the,
+collapse whitespace. Unlike SQuAD it keeps numbers apart: thousands commas go
+("1,000" == "1000") but a decimal point, ":", "/", "-" or "+" between digits
+and a leading sign stay ("1.56" != "156", "-1" != "1"). References always go
+through it.
+
+``normalize_answer`` first cleans a model's free text, because models keep
+talking and echo prompt scaffolding: keep the first non-blank line, strip a
+leading "Answer:" / "Final answer:" and a leading choice label "(B)", "(b)",
+"B.", "B)", "B:"; then ``normalize_text``. Matchers also compare the forms
+without the label stripped, so a reference that itself starts like a label
+("B. F. Skinner") still matches itself.
+
+Rules per kind
+--------------
+- ``open`` (:func:`match_open`): correct if the normalised answer equals a
+  normalised reference, or if a reference occurs as a whole-word span in the
+  answer's first sentence, the answer is short (at most the reference's length
+  + ``MAX_EXTRA_WORDS`` = 10 words) and no hedge/negation word ("not", "no",
+  "or", "never", ...) occurs outside that span. The reverse (answer inside
+  the reference: "cancer" for "ovarian cancer") never counts, nor does an
+  empty answer, nor a single-letter one unless the reference is that letter.
+- ``choice`` (:func:`match_choice`), in order: a punctuated label alone
+  ("(C)", "C.", "C)") is that label; an answer equal to a choice's text is
+  that choice (even a bare letter: "B" among As/P/Sb/B; or "(A) and (B)");
+  else a letter label ("B", "(B) ...", "The answer is B") decides; else the
+  answer must mention exactly one choice (choices that are part of a longer
+  mentioned one are dropped) under the short-answer rule.
+  When ``normalize_text`` would merge two different choices ("RR"/"rr",
+  "~A"/"A", "h > c"/"h < c") the choices are compared case- and
+  punctuation-sensitively instead (:func:`choice_normalizer`).
+- ``yesno`` (:func:`match_yesno`): the first yes/no/maybe word of the first
+  line (true/false count as yes/no); a letter label picks from the choices.
+- ``summary`` (:func:`match_summary`): best ROUGE-L F1 against the references
+  >= 0.3 (the UA-CLM criterion), over the whole answer.
+- ``unanswerable`` (:func:`match_abstention`): correct when the answer anywhere
+  expresses abstention ("unknown", "no one knows", "I don't know", "cannot be
+  answered", "there is no definitive answer", ...). This is a keyword
+  heuristic in the spirit of SelfAware's uncertain-sentence check; it misses
+  paraphrases and can fire on a hedged but committed answer.
+"""
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from functools import lru_cache
+from typing import Callable, Sequence
+
+from calib_eval.errors import unknown_name
+from calib_eval.types import Example
+
+Grade = tuple[bool, str]
+KINDS = ("open", "choice", "yesno", "summary", "unanswerable")
+OPEN_METRICS = ("match", "rouge_l")
+LETTERS = string.ascii_uppercase
+MAX_EXTRA_WORDS = 10
+SUMMARY_THRESHOLD = 0.3
+HEDGES = frozenset({"not", "no", "never", "nor", "neither", "either", "or", "isnt", "arent", "wasnt", "werent",
+                    "doesnt", "dont", "didnt", "cannot", "cant", "wont", "unlikely"})
+
+_ASCII_PUNCT = frozenset(string.punctuation)
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# punctuation that changes a number's value is swapped for private-use characters while
+# the rest is deleted, then swapped back
+_NUMERIC_PUNCT = re.compile(r"(?<=\d)[.:/+-](?=\d)|(?:(?<=^)|(?<=[\s(\[]))[+-](?=\d)")
+_PROTECT = {ch: chr(0xE000 + i) for i, ch in enumerate(".:/+-")}
+_RESTORE = {v: k for k, v in _PROTECT.items()}
+_RESTORE_TABLE = str.maketrans(_RESTORE)
+_DROP_ASCII_PUNCT = str.maketrans("", "", string.punctuation)
+_ANSWER_PREFIX = re.compile(r"^\s*(?:final\s+)?answer\s*:\s*", re.IGNORECASE)
+_STATED = re.compile(r"^\s*(?:so,?\s+)?(?:the\s+)?(?:correct\s+|final\s+|best\s+)?answer\s+is\s*:?\s*"
+                     r"(?:option\s+|choice\s+)?", re.IGNORECASE)
+_LABEL_PREFIX = re.compile(r"^\s*(?:\(([A-Za-z])\)|([A-Z])[.):](?=\s|$))\s*")
+_WHOLE_LABEL = re.compile(r"^\s*\(?([A-Za-z])\)?\s*[.):]?\s*$")
+_STATED_LABEL = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z]))(?=[\s.,;:)!]|$)")  # after "the answer is"
+_SENTENCE_END = re.compile(r"[.!?]+\s+")
+_YESNO = {"yes": "yes", "no": "no", "maybe": "maybe", "true": "yes", "false": "no"}
+
+
+@lru_cache(maxsize=4096)
+def _is_unicode_punct(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("P")
+
+
+@lru_cache(maxsize=65536)  # pure; choices and references repeat across calls
+def normalize_text(text: str) -> str:
+    """SQuAD-style normalisation, Unicode-aware, that keeps numbers' values apart."""
+    if not text.isascii():
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+        text = text.replace("\u2212", "-")  # the minus sign counts as a sign
+    text = _THOUSANDS.sub("", text.lower())
+    text = _NUMERIC_PUNCT.sub(lambda m: _PROTECT[m.group(0)], text)  # 1.56, 3:30, 1/2, 2-3, -1 survive
+    text = text.translate(_DROP_ASCII_PUNCT)
+    if not text.isascii():
+        text = "".join(ch for ch in text if ch in _RESTORE or not _is_unicode_punct(ch))
+    text = text.translate(_RESTORE_TABLE)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def strict_text(text: str) -> str:
+    """Case-sensitive, punctuation-keeping form for choices that ``normalize_text`` would merge."""
+    return " ".join(unicodedata.normalize("NFKC", text).split()).rstrip(".").strip()
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line: whatever a model adds after a newline is chatter."""
+    return text.strip().split("\n", 1)[0].strip()
+
+
+def strip_answer_prefix(text: str) -> str:
+    """Remove a leading "Answer:" and then a leading choice label like "(B)" or "B."."""
+    text = _ANSWER_PREFIX.sub("", text, count=1)
+    return _LABEL_PREFIX.sub("", text, count=1)
+
+
+def normalize_answer(text: str) -> str:
+    """A model answer, reduced for comparison: first line, prefixes stripped, normalised."""
+    return normalize_text(strip_answer_prefix(first_line(text)))
+
+
+def first_sentence(text: str) -> str:
+    """Text up to the first sentence end, not counting initials such as "F." in "John F. Kennedy"."""
+    for m in _SENTENCE_END.finditer(text):
+        before = text[: m.start()].split()
+        if before and not (len(before[-1]) == 1 and before[-1].isupper()):
+            return text[: m.start()]
+    return text
+
+
+def _contains(tokens: Sequence[str], ref: Sequence[str]) -> bool:
+    """Whole-word span match in a short, unhedged answer."""
+    n, m = len(tokens), len(ref)
+    if m == 0 or n > m + MAX_EXTRA_WORDS:
+        return False
+    for i in range(n - m + 1):
+        if list(tokens[i:i + m]) == list(ref) and not HEDGES.intersection([*tokens[:i], *tokens[i + m:]]):
+            return True
+    return False
+
+
+Normalizer = Callable[[str], str]
+
+
+def _answer_forms(answer: str, norm: Normalizer = normalize_text) -> tuple[set[str], str, list[str]]:
+    """(label-free exact forms, form with any choice label stripped, tokens of the first sentence).
+
+    Exact forms are the first line and the whole answer (for references that span
+    lines), both without a leading "Answer:"; neither drops a leading label.
+    """
+    line = _ANSWER_PREFIX.sub("", first_line(answer), count=1)
+    cleaned = _LABEL_PREFIX.sub("", line, count=1)
+    exact = {norm(line), norm(_ANSWER_PREFIX.sub("", answer.strip(), count=1))} - {""}
+    return exact, norm(cleaned), norm(first_sentence(cleaned)).split()
+
+
+def match_open(answer: str, references: Sequence[str]) -> Grade:
+    """Normalised exact match, or a reference inside a short unhedged first sentence."""
+    if not first_line(answer):
+        return False, "empty answer"
+    exact, cleaned, sentence = _answer_forms(answer)
+    refs = [(r, normalize_text(r)) for r in references]
+    refs = [(r, n) for r, n in refs if n]
+    if not refs:
+        return False, "no usable reference"
+    for ref, n in refs:  # a one-letter answer can only equal a one-letter reference
+        if n in exact or n == cleaned:
+            return True, f"exact match {ref!r}"
+    core = cleaned or max(exact, key=len, default="")
+    if not core or (len(core) == 1 and core.isalpha()):
+        return False, "single-letter or empty answer after normalisation"
+    for ref, n in refs:
+        if _contains(sentence, n.split()):
+            return True, f"answer contains {ref!r}"
+    return False, "no reference matched"
+
+
+def choice_label(answer: str, n_choices: int) -> int | None:
+    """Index of a letter label the answer gives ("B", "(b)", "B. text", "The answer is C"), if any."""
+    line = _ANSWER_PREFIX.sub("", first_line(answer), count=1)
+    stated = _STATED.sub("", line, count=1)
+    m = _WHOLE_LABEL.match(stated) or _LABEL_PREFIX.match(stated)
+    if m is None and stated != line:
+        m = _STATED_LABEL.match(stated)
+    if m is None:
+        return None
+    index = LETTERS.index((m.group(1) or m.group(2) or "").upper())
+    return index if index < n_choices else None
+
+
+def _is_subspan(short: str, long: str) -> bool:
+    return short != long and f" {short} " in f" {long} "
+
+
+def choice_normalizer(choices: Sequence[str]) -> Normalizer:
+    """``normalize_text``, unless it would merge different choices ("1.5"/"15", "RR"/"rr", "~A"/"A")."""
+    distinct = {strict_text(c) for c in choices}
+    merged = {normalize_text(c) for c in distinct}
+    return normalize_text if len(merged) == len(distinct) and "" not in merged else strict_text
+
+
+def match_choice(answer: str, choices: Sequence[str], answer_index: int) -> Grade:
+    """A bare punctuated label, else a choice's exact text, else any label, else the one choice mentioned."""
+    if not first_line(answer):
+        return False, "empty answer"
+    norm = choice_normalizer(choices)
+    normed = [norm(c) for c in choices]
+    exact, cleaned, sentence = _answer_forms(answer, norm)
+    label = choice_label(answer, len(choices))
+    line = _ANSWER_PREFIX.sub("", first_line(answer), count=1).strip()
+    if label is not None and _WHOLE_LABEL.match(line) and len(line) > 1:  # "(C)", "C." are labels
+        return label == answer_index, f"label {LETTERS[label]}"
+    hits = [i for i, c in enumerate(normed) if c and c in exact]  # text first: "B. F. Skinner" is no label
+    if hits:
+        return answer_index in hits, f"choice text {LETTERS[hits[0]]}"
+    if label is not None:
+        return label == answer_index, f"label {LETTERS[label]}"
+    hits = [i for i, c in enumerate(normed) if c and c == cleaned]
+    if hits:
+        return answer_index in hits, f"choice text {LETTERS[hits[0]]}"
+    hits = [i for i, c in enumerate(normed) if c and _contains(sentence, c.split())]
+    hits = [i for i in hits if not any(_is_subspan(normed[i], normed[j]) for j in hits)]
+    if len({normed[i] for i in hits}) == 1:
+        return answer_index in hits, f"mentions choice {LETTERS[hits[0]]}"
+    return False, "mentions several choices" if hits else "no choice matched"
+
+
+def match_yesno(answer: str, reference: str) -> Grade:
+    """The first yes/no/maybe (or true/false) word of the answer's first line decides."""
+    word = next((w for w in normalize_answer(answer).split() if w in _YESNO), None)
+    if word is None:
+        return False, "empty answer" if not normalize_answer(answer) else "no yes/no/maybe word"
+    ref = normalize_text(reference)
+    got = _YESNO[word]
+    return got == _YESNO.get(ref, ref), f"answered {got}"
+
+
+def _tokens(text: str) -> list[str]:
+    return normalize_text(text).split()
+
+
+def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    """Longest common subsequence length, bit-parallel (Hyyrö 2004): one big-int step per token of b."""
+    masks: dict[str, int] = {}
+    for i, tok in enumerate(a):
+        masks[tok] = masks.get(tok, 0) | (1 << i)
+    full = (1 << len(a)) - 1
+    v = full  # zero bits in v mark the LCS matches so far
+    for tok in b:
+        u = v & masks.get(tok, 0)
+        v = ((v + u) | (v - u)) & full
+    return len(a) - bin(v).count("1")
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F1: longest common subsequence over normalised tokens (no stemming)."""
+    pred, ref = _tokens(prediction), _tokens(reference)
+    lcs = lcs_length(pred, ref) if pred and ref else 0
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(pred), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def match_summary(answer: str, references: Sequence[str], threshold: float = SUMMARY_THRESHOLD) -> Grade:
+    """Best ROUGE-L against any reference reaches ``threshold`` (whole answer, all lines)."""
+    text = _ANSWER_PREFIX.sub("", answer.strip(), count=1)
+    if not _tokens(text):
+        return False, "empty answer"
+    if not references:
+        return False, "no usable reference"
+    best = max(rouge_l(text, r) for r in references)
+    return best >= threshold, f"rouge_l={best:.3f}"
+
+
+_ABSTAIN = re.compile(
+    r"\b(?:unknown|unknowable|not known|no one (?:really |truly )?knows|nobody (?:really )?knows"
+    r"|(?:i|we) (?:do not|don't|dont|cannot|can't) (?:really )?know|(?:i am|i'm) not sure|not certain"
+    r"|(?:cannot|can't|can not|could not|couldn't) (?:be )?(?:answered|determined|known|predicted|say|know|tell)"
+    r"|(?:impossible|not possible|no way) (?:to|of) (?:know|say|determine|answer|predict|tell|knowing)"
+    r"|there (?:is|'s) no (?:\w+ ){0,2}answer|no (?:definitive|definite|clear|single|known|correct|right) answer"
+    r"|unanswerable|not answerable|(?:is|are|remains?) (?:uncertain|unclear|a mystery)"
+    r"|(?:insufficient|not enough) (?:information|evidence|data)|no (?:scientific )?consensus"
+    r"|(?:a matter of|depends on) (?:personal )?(?:opinion|perspective|interpretation|preference)"
+    r"|it depends|subjective|(?:i am|i'm) unable to)\b",
+    re.IGNORECASE,
+)
+
+
+def match_abstention(answer: str) -> Grade:
+    """Unanswerable question: correct when the answer abstains (keyword heuristic, see module doc)."""
+    text = answer.replace("\u2019", "'").replace("\u2018", "'").strip()
+    if not text:
+        return False, "empty answer"
+    m = _ABSTAIN.search(text)
+    return (True, f"abstains ({m.group(0)!r})") if m else (False, "no abstention phrase")
+
+
+def grade(example: Example, answer: str, *, open_metric: str = "match",
+          threshold: float = SUMMARY_THRESHOLD) -> Grade:
+    """(correct, detail) for a model's answer; ``open_metric='rouge_l'`` grades open answers as UA-CLM does."""
+    if open_metric not in OPEN_METRICS:
+        raise unknown_name("open metric", open_metric, OPEN_METRICS)
+    kind = example.answer_kind
+    has_choices = bool(example.choices) and example.answer_index is not None
+    if kind == "choice" and has_choices:
+        return match_choice(answer, example.choices, example.answer_index)
+    if kind == "yesno":
+        if has_choices and choice_label(answer, len(example.choices)) is not None:
+            return match_choice(answer, example.choices, example.answer_index)
+        return match_yesno(answer, example.references[0] if example.references else "")
+    if kind in ("open", "choice"):
+        if open_metric == "rouge_l":
+            return match_summary(answer, example.references, threshold)
+        return match_open(answer, example.references)
+    if kind == "summary":
+        return match_summary(answer, example.references, threshold)
+    if kind == "unanswerable":
+        return match_abstention(answer)
+    raise unknown_name("answer kind", kind, KINDS)
