@@ -21,7 +21,7 @@ from calib_eval.types import Example
 class TaskSpec:
     name: str
     dataset: str  # name in calib_eval.data's registry
-    split: str
+    split: str | None  # None: the loader's default (sets with one split)
     mode: str  # "generate" (open-ended answer) or "choice" (pick one continuation)
     description: str
     build_prefix: Callable[[Example, str | Path | None], str] = field(repr=False, default=lambda ex, root: "")
@@ -30,9 +30,18 @@ class TaskSpec:
     continuations: Callable[[Example], list[str]] = field(repr=False, default=prompts.mc_choice_continuations)
     max_new_tokens: int = 32
     stop: tuple[str, ...] = ("\n",)
+    grader: Callable[[Example, str], tuple[bool, str]] = field(repr=False, default=None)
 
     def prompt(self, example: Example, data_root: str | Path | None = None) -> str:
         return self.build_prefix(example, data_root) + self.build_suffix(example)
+
+    def grade(self, example: Example, answer: str) -> tuple[bool, str]:
+        """Grade an answer; empty answers are wrong and say so."""
+        from calib_eval import grading
+
+        if not answer.strip():
+            return False, "empty answer"
+        return (self.grader or grading.grade)(example, answer)
 
 
 @lru_cache(maxsize=None)
@@ -70,6 +79,13 @@ def _pubmedqa_suffix(example: Example) -> str:
     return f"Context: {context}\nQuestion: {example.question}\nAnswer (yes, no or maybe):"
 
 
+def _grade_open_against_choice_text(example: Example, answer: str) -> tuple[bool, str]:
+    # MMLU-OE: the model never sees the options; the correct option's text is the reference
+    from calib_eval.grading import match_open
+
+    return match_open(answer, example.references)
+
+
 def _choice_words(example: Example) -> list[str]:
     return [f" {c}" for c in example.choices]
 
@@ -79,17 +95,17 @@ TASKS: dict[str, TaskSpec] = {
     for spec in (
         TaskSpec("mmlu_oe_calib", "mmlu", "test", "generate",
                  "MMLU open-ended, 57 subjects pooled, 5 dev shots (Kapoor et al.)",
-                 build_prefix=_mmlu_oe_prefix),
+                 build_prefix=_mmlu_oe_prefix, grader=_grade_open_against_choice_text),
         TaskSpec("mmlu_mc_calib", "mmlu", "test", "choice",
                  "MMLU multiple choice, 5 dev shots, max-softmax over A-D",
                  build_prefix=_mmlu_mc_prefix, build_suffix=prompts.mc_block),
-        TaskSpec("selfaware_calib", "selfaware", "test", "generate",
+        TaskSpec("selfaware_calib", "selfaware", "all", "generate",
                  "SelfAware: answerable vs unanswerable questions (abstaining is right on the latter)",
                  build_prefix=_selfaware_prefix),
-        TaskSpec("bioasq_ood_calib", "bioasq", "test", "generate",
+        TaskSpec("bioasq_ood_calib", "bioasq", "all", "generate",
                  "BioASQ 12b golden (yes/no, factoid, list, summary): biomedical OOD",
                  build_prefix=_bio_prefix, max_new_tokens=48),
-        TaskSpec("pubmedqa_ood_calib", "pubmedqa", "test", "choice",
+        TaskSpec("pubmedqa_ood_calib", "pubmedqa", "all", "choice",
                  "PubMedQA labelled: yes/no/maybe from the abstract",
                  build_suffix=_pubmedqa_suffix, continuations=_choice_words),
         TaskSpec("medqa_ood_calib", "medqa", "test", "choice",
@@ -116,7 +132,8 @@ def load_task_examples(spec: TaskSpec, limit: int | None = None, data_root=None,
 
     from calib_eval.data import load_dataset
 
-    examples = load_dataset(spec.dataset, source=source, split=spec.split, data_root=data_root)
+    split = {} if spec.split is None else {"split": spec.split}
+    examples = load_dataset(spec.dataset, source=source, data_root=data_root, **split)
     examples = list(examples)
     random.Random(0).shuffle(examples)
     return examples if limit is None else examples[:limit]

@@ -34,6 +34,8 @@ class Generation:
     # per-token log-probs and entropies of the generated answer (greedy pass)
     token_logprobs: tuple[float, ...] = ()
     token_entropies: tuple[float, ...] = ()
+    # choice tasks: log-likelihood of each option continuation, in choice order
+    choice_logprobs: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

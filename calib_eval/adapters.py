@@ -1,0 +1,113 @@
+"""Trained adapters as the runner uses them: load, check, switch.
+
+An adapter folder (written by `calib-eval train`) holds a PEFT LoRA (when the
+method has one), an optional probe head and `calib_card.json`:
+
+    {"method": "calibration-tune", "scorer": "lora_prompt",
+     "base_model": "...", "base_fingerprint": "...", "has_lora": true,
+     "head": "probe_head.safetensors" | null, "head_hidden": [256,128,64],
+     "temperature": null | float, ...}
+
+All adapters sit on ONE copy of the base model (peft named adapters); base
+scorers run with adapters disabled, so memory is one model plus small deltas.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from calib_eval.errors import ModelError
+
+CARD = "calib_card.json"
+HEAD_FILE = "probe_head.safetensors"
+
+
+def read_card(folder: str | Path) -> dict:
+    path = Path(folder) / CARD
+    if not path.is_file():
+        raise ModelError(f"{folder} is not a calib-eval adapter: {CARD} is missing")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"corrupt adapter card {path}: {exc}") from None
+
+
+def check_base(card: dict, folder: str | Path, fingerprint: str) -> None:
+    """Refuse an adapter trained on another base model (its deltas mean nothing here)."""
+    expected = card.get("base_fingerprint")
+    if expected and expected != fingerprint:
+        raise ModelError(
+            f"adapter {folder} was trained for base model {card.get('base_model')!r} "
+            f"(fingerprint {expected}), but the loaded model has fingerprint {fingerprint}"
+        )
+
+
+def load_head(folder: str | Path, card: dict):
+    from safetensors.torch import load_file
+
+    from calib_eval.heads import ProbeHead
+
+    state = load_file(str(Path(folder) / card.get("head", HEAD_FILE)))
+    head = ProbeHead(int(card["head_input_size"]), tuple(card.get("head_hidden", (256, 128, 64))))
+    head.load_state_dict(state)
+    return head.eval()
+
+
+@dataclass
+class AdapterSet:
+    """Named adapters (keyed by the scorer that uses them) on one base model."""
+
+    loaded: object  # LoadedModel; its .model becomes a PeftModel when LoRAs exist
+    cards: dict[str, dict]
+    folders: dict[str, str]
+    heads: dict[str, object]
+
+    @classmethod
+    def load(cls, loaded, adapters: dict[str, str]) -> "AdapterSet":
+        fingerprint = loaded.fingerprint
+        cards, heads, folders = {}, {}, {}
+        for name, folder in adapters.items():
+            card = read_card(folder)
+            check_base(card, folder, fingerprint)
+            cards[name], folders[name] = card, str(folder)
+            if card.get("head"):
+                heads[name] = load_head(folder, card).to(loaded.device)
+            if card.get("has_lora", True):
+                _attach_lora(loaded, name, folder)
+        return cls(loaded, cards, folders, heads)
+
+    def has(self, name: str) -> bool:
+        return name in self.cards
+
+    @contextlib.contextmanager
+    def active(self, name: str) -> Iterator[object]:
+        """The model with adapter `name` switched on (plain base if it has no LoRA)."""
+        model = self.loaded.model
+        if not self.cards[name].get("has_lora", True):
+            with self.base() as base:
+                yield base
+            return
+        model.set_adapter(name)
+        yield model
+
+    @contextlib.contextmanager
+    def base(self) -> Iterator[object]:
+        model = self.loaded.model
+        if hasattr(model, "disable_adapter"):
+            with model.disable_adapter():
+                yield model
+        else:
+            yield model
+
+
+def _attach_lora(loaded, name: str, folder: str) -> None:
+    from peft import PeftModel
+
+    if isinstance(loaded.model, PeftModel):
+        loaded.model.load_adapter(folder, adapter_name=name)
+    else:
+        loaded.model = PeftModel.from_pretrained(loaded.model, folder, adapter_name=name)
+    loaded.model.eval()

