@@ -1,0 +1,151 @@
+"""What the leaderboard still needs to run (`plan_update`) and running it (`run_plan`).
+
+A (model, task) needs a run when, among the valid results files for it in the
+history (package version equal to this calib-eval's):
+- there is none ("missing"; results of another package version count as none),
+- a scorer of the spec that applies to the task's mode (the runner skips e.g.
+  max_softmax on generate tasks) is in none of them ("scorers not covered"),
+- an adapter scorer's results are older than the adapter's card (README.md,
+  adapter_config.json or weights, newest mtime) or used another adapter folder.
+Changing `limit` alone does not trigger a rerun: delete the results to force one.
+A run covers all of the model's stale tasks with all of its scorers.
+"""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from calib_eval import __version__
+from calib_eval.errors import DataError
+from calib_eval.leaderboard.build import BuildReport, build_leaderboard
+from calib_eval.leaderboard.from_results import model_name
+from calib_eval.leaderboard.history import safe_name
+from calib_eval.leaderboard.ingest import discover
+from calib_eval.leaderboard.records import adapter_label, display_model_name, parse_time
+from calib_eval.leaderboard.spec import ModelSpec, load_spec
+from calib_eval.results import read_results
+from calib_eval.task_specs import get_task
+
+CARD_FILES = ("README.md", "adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One runner call: a model with the tasks that need (re)running."""
+
+    model: str
+    tasks: tuple[str, ...]
+    scorers: tuple[str, ...]
+    adapters: dict = field(default_factory=dict)  # scorer name -> adapter folder
+    limit: int | None = None
+    reasons: dict = field(default_factory=dict)  # task -> why it is in the plan
+
+
+RunFn = Callable[..., object]  # run_fn(model=, tasks=, scorers=, adapters=, limit=, output_dir=)
+
+
+def plan_update(spec_yaml: str | Path, results_dir: str | Path) -> list[RunPlan]:
+    """The runs missing or stale in `results_dir` for the spec, one RunPlan per model."""
+    models = load_spec(spec_yaml)
+    modes = _scorer_modes({s for m in models for s in m.scorers})
+    existing = _existing_results(Path(results_dir))
+    plans = []
+    for model in models:
+        key = display_model_name(model.name)
+        reasons = {}
+        for task in model.tasks:
+            expected = [s for s in model.scorers if get_task(task).mode in modes[s]]
+            reason = _task_reason(model, expected, existing.get((key, task), []))
+            if reason:
+                reasons[task] = reason
+        if reasons:
+            plans.append(RunPlan(model.name, tuple(reasons), model.scorers, dict(model.adapters),
+                                 model.limit, reasons))
+    return plans
+
+
+def run_plan(plan: list[RunPlan], run_fn: RunFn, out_dir: str | Path,
+             work_dir: str | Path | None = None) -> BuildReport:
+    """Call `run_fn` per plan item (a failure does not stop the rest), then rebuild `out_dir`.
+
+    Runs write into `work_dir` (a temporary folder by default); the rebuild copies
+    their results into `out_dir/results/`, so nothing there is lost afterwards.
+    """
+    failures: list[tuple[str, str]] = []
+    with _work_folder(work_dir) as work:
+        outputs = []
+        for index, item in enumerate(plan):
+            output_dir = work / f"{index:02d}-{safe_name(item.model)}"
+            try:
+                run_fn(model=item.model, tasks=list(item.tasks), scorers=list(item.scorers),
+                       adapters=dict(item.adapters), limit=item.limit, output_dir=output_dir)
+            except Exception as exc:  # noqa: BLE001 - keep going: the other models' runs are still worth publishing
+                failures.append((item.model, f"{exc.__class__.__name__}: {exc}"))
+            if output_dir.exists():
+                outputs.append(output_dir)  # a failed run may still have finished some tasks
+        report = build_leaderboard(outputs, Path(out_dir))
+    report.failed_runs = failures
+    return report
+
+
+def _existing_results(results_dir: Path) -> dict[tuple[str, str], list[dict]]:
+    found: dict[tuple[str, str], list[dict]] = {}
+    for path in discover([results_dir]) if results_dir.is_dir() else []:
+        try:
+            payload = read_results(path)
+        except DataError:
+            continue  # lm-eval output or broken files: the build reports those
+        found.setdefault((model_name(payload), payload["task"]), []).append(payload)
+    return found
+
+
+def _scorer_modes(names: set[str]) -> dict[str, tuple[str, ...]]:
+    """Task modes per scorer, from the scorer registry (did-you-mean error for a typo)."""
+    from calib_eval.scorers import SCORERS  # imports torch: only when planning
+
+    return {name: SCORERS.get(name).task_modes for name in names}
+
+
+def _task_reason(model: ModelSpec, expected: list[str], runs: list[dict]) -> str | None:
+    if not runs:
+        return "missing"
+    current = [r for r in runs if r.get("package_version") == __version__]
+    if not current:
+        versions = sorted({str(r.get("package_version")) for r in runs})
+        return f"package version changed ({', '.join(versions)} -> {__version__})"
+    missing = [s for s in expected if not any(s in (r.get("scorers") or {}) for r in current)]
+    if missing:
+        return f"scorers not covered: {', '.join(missing)}"
+    stale = [s for s, folder in model.adapters.items()
+             if s in expected and not any(_adapter_fresh(r, s, folder) for r in current)]
+    if stale:
+        return f"adapter changed since the last run: {', '.join(stale)}"
+    return None
+
+
+def _adapter_fresh(run: dict, scorer: str, folder: str) -> bool:
+    """The run scored `scorer` with this adapter folder, after the adapter's last change."""
+    entry = (run.get("scorers") or {}).get(scorer)
+    used = (entry.get("adapter") or {}).get("path") if isinstance(entry, dict) else None
+    card = card_mtime(Path(folder))
+    fresh = card is None or parse_time(run["created"]) >= card
+    return adapter_label(used) == adapter_label(folder) and fresh
+
+
+def card_mtime(adapter_dir: Path) -> float | None:
+    """Newest mtime of the adapter's card, config or weights; None if the folder has none."""
+    times = [(adapter_dir / name).stat().st_mtime for name in CARD_FILES if (adapter_dir / name).is_file()]
+    return max(times, default=None)
+
+
+@contextmanager
+def _work_folder(work_dir) -> Iterator[Path]:
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+        yield Path(work_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="calib-eval-runs-") as tmp:
+        yield Path(tmp)

@@ -1,0 +1,180 @@
+"""Per-task tables -> one self-contained index.html (inline CSS and JS, no network).
+
+The data travels as JSON in a `<script type="application/json">` tag; the page
+script builds the table from it with DOM calls and `textContent` only, so no
+name in a results file can inject markup. Images are relative paths to plots/.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from urllib.parse import quote
+
+from calib_eval.leaderboard.plot_files import PlotPaths
+from calib_eval.leaderboard.records import NO_ADAPTER, Row
+from calib_eval.leaderboard.table import METRICS, TaskTable, format_estimate, metric_value, raw_score_notes
+
+_CSS = """
+body{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:18px 28px}
+header h1{margin:0 0 4px;font-size:22px}header p{margin:0;color:#c9cfdb}
+main{padding:18px 28px}
+.controls{display:flex;gap:18px;align-items:center;flex-wrap:wrap;margin-bottom:12px}
+.controls label{font-weight:600}.controls select,.controls input{margin-left:6px;padding:3px 6px}
+#count{color:#5b6475}
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+th,td{padding:5px 8px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-align:top;white-space:nowrap}
+td.wrap{white-space:normal;max-width:220px;overflow-wrap:break-word}
+.ci{color:#6b7385;font-size:11px;margin-left:4px}td.best .ci{color:#3d6b47}
+th{background:#eef0f4;cursor:pointer;user-select:none;position:sticky;top:0}
+th:hover{background:#e1e5ec}th[aria-sort=ascending]::after{content:" \\25B2"}
+th[aria-sort=descending]::after{content:" \\25BC"}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.best{font-weight:700;background:#e7f5ea}
+tbody tr:hover{background:#f3f6fb}
+.note{color:#5b6475;margin:10px 0}
+.gallery{display:flex;flex-wrap:wrap;gap:16px;margin-top:18px}
+.gallery figure{margin:0;background:#fff;padding:8px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+.gallery img{max-width:620px;display:block}.gallery figcaption{font-weight:600;margin-top:4px}
+"""
+
+_JS = r"""
+(function(){
+  const data = JSON.parse(document.getElementById("leaderboard-data").textContent);
+  const PLOT = /^plots\/[A-Za-z0-9._\/%+-]+\.png$/;  // only our own relative files become links
+  const cols = [["task","task"],["model","model"],["adapter","adapter"],["scorer","scorer"],
+    ["accuracy","accuracy"],["ece","ECE"],["auroc","AUROC"],["brier","Brier"],["n","n"],
+    ["hardware","hardware"],["date","date"],["plot","diagram"]];
+  const metrics = new Set(["accuracy","ece","auroc","brier"]);
+  const wrapping = new Set(["model","adapter","hardware"]);  // long free text; the rest stays on one line
+  let sortKey = null, sortDir = 1;  // null: as built (by task, best ECE first)
+  data.rows.forEach((r, i) => { r._i = i; });
+  const el = (tag, text, cls) => { const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; };
+  function fillSelect(id, values){ const s = document.getElementById(id);
+    values.forEach(v => { const o = el("option", v); o.value = v; s.appendChild(o); });
+    s.addEventListener("change", render); }
+  function value(row, key){ return metrics.has(key) ? row[key].value : row[key]; }
+  function compare(a, b){
+    if (sortKey === null) return a._i - b._i;
+    const x = value(a, sortKey), y = value(b, sortKey), nx = x === null || x === undefined || x === "",
+      ny = y === null || y === undefined || y === "";
+    if (nx || ny) return nx && ny ? a._i - b._i : (nx ? 1 : -1);  // missing values always last
+    const c = typeof x === "number" ? x - y : String(x).localeCompare(String(y));
+    return c ? c * sortDir : a._i - b._i; }
+  function cell(row, key){
+    if (metrics.has(key)) { const td = el("td", null, "num" + (row[key].best ? " best" : ""));
+      const text = row[key].text, cut = text.indexOf(" ");
+      td.appendChild(el("span", cut < 0 ? text : text.slice(0, cut)));
+      if (cut >= 0) td.appendChild(el("span", text.slice(cut + 1), "ci"));
+      return td; }
+    if (key === "plot") { const td = el("td");
+      if (row.plot && PLOT.test(row.plot)) { const a = el("a", "plot"); a.setAttribute("href", row.plot);
+        a.setAttribute("target", "_blank"); td.appendChild(a); } else td.textContent = "\u2013";
+      return td; }
+    const text = key === "scorer" && !row.is_probability ? row.scorer + " \u2020" : row[key];
+    return el("td", text === null || text === "" ? "\u2013" : text, key === "n" ? "num" : (wrapping.has(key) ? "wrap" : ""));
+  }
+  function render(){
+    const task = document.getElementById("task").value, scorer = document.getElementById("scorer").value;
+    const query = document.getElementById("search").value.toLowerCase();
+    const rows = data.rows.filter(r => (!task || r.task === task) && (!scorer || r.scorer === scorer) &&
+      (!query || (r.model + " " + r.adapter).toLowerCase().includes(query))).sort(compare);
+    const body = document.getElementById("rows"); body.replaceChildren();
+    rows.forEach(r => { const tr = el("tr"); cols.forEach(([k]) => tr.appendChild(cell(r, k))); body.appendChild(tr); });
+    document.getElementById("count").textContent = rows.length + " of " + data.rows.length + " rows";
+    document.querySelectorAll("th").forEach(th => th.setAttribute("aria-sort",
+      th.dataset.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : "none"));
+    const gallery = document.getElementById("gallery"); gallery.replaceChildren();
+    Object.keys(data.scatter).sort().filter(t => !task || t === task).forEach(t => {
+      if (!PLOT.test(data.scatter[t])) return; const fig = el("figure"); const img = el("img");
+      img.setAttribute("src", data.scatter[t]); img.setAttribute("alt", "ECE vs AUROC on " + t);
+      fig.appendChild(img); fig.appendChild(el("figcaption", t)); gallery.appendChild(fig); });
+    const notes = data.notes.filter(n => !task || n.task === task).map(n => n.task + ": " + n.text);
+    document.getElementById("notes").textContent = notes.length ?
+      "\u2020 Raw score (is_probability false): ECE and Brier follow a calibration map fitted on held-out items \u2014 " + notes.join("; ") : "";
+  }
+  const head = document.getElementById("head");
+  cols.forEach(([key, label]) => { const th = el("th", label); th.dataset.key = key;
+    th.addEventListener("click", () => { sortDir = sortKey === key ? -sortDir : 1; sortKey = key; render(); });
+    head.appendChild(th); });
+  fillSelect("task", data.tasks); fillSelect("scorer", data.scorers);
+  document.getElementById("search").addEventListener("input", render);
+  render();
+})();
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>calib-eval leaderboard</title>
+<style>{css}</style>
+</head>
+<body>
+<header><h1>calib-eval leaderboard</h1><p>{summary}</p></header>
+<main>
+<div class="controls">
+<label>Task<select id="task"><option value="">all tasks</option></select></label>
+<label>Scorer<select id="scorer"><option value="">all scorers</option></select></label>
+<label>Model<input id="search" type="search" placeholder="filter by name"></label>
+<span id="count"></span>
+</div>
+<p class="note">Values: estimate [95% CI]. ECE and Brier: lower is better; AUROC and accuracy: higher is better.
+Highlighted: best within the task. Click a column header to sort.</p>
+<table><thead><tr id="head"></tr></thead><tbody id="rows"></tbody></table>
+<p class="note" id="notes"></p>
+<noscript><p>This page needs JavaScript for its table; README.md holds the same tables.</p></noscript>
+<div class="gallery" id="gallery"></div>
+</main>
+<script type="application/json" id="leaderboard-data">{data}</script>
+<script>{js}</script>
+</body>
+</html>
+"""
+
+
+def render_html(tables: list[TaskTable], plots: PlotPaths, sources: int) -> str:
+    rows = [row for table in tables for row in table.rows]
+    summary = (f"{len(rows)} results over {len(tables)} task{'s' if len(tables) != 1 else ''}, "
+               f"built from {sources} results file{'s' if sources != 1 else ''}")
+    values = {"css": _CSS, "js": _JS, "summary": html.escape(summary),
+              "data": json_for_script(page_data(tables, plots))}
+    # one pass, so nothing inserted is itself searched for placeholders (CSS and JS hold braces)
+    return re.sub(r"\{(css|js|summary|data)\}", lambda m: values[m.group(1)], _PAGE)
+
+
+def page_data(tables: list[TaskTable], plots: PlotPaths) -> dict:
+    """Everything the page script shows, as plain JSON-able values."""
+    rows = [_row_data(row, best, plots) for table in tables for row, best in zip(table.rows, table.best)]
+    return {
+        "rows": rows,
+        "tasks": [t.task for t in tables],
+        "scorers": sorted({r["scorer"] for r in rows}),
+        "scatter": {task: quote(path, safe="/") for task, path in plots.scatter.items()},
+        "notes": [{"task": t.task, "text": n} for t in tables for n in raw_score_notes(t.rows)],
+    }
+
+
+def _row_data(row: Row, best: frozenset[str], plots: PlotPaths) -> dict:
+    plot = plots.reliability.get(row.key)
+    return {
+        "task": row.task, "model": row.model, "scorer": row.scorer,
+        "adapter": "" if row.adapter == NO_ADAPTER else row.adapter,
+        **{m: {"value": metric_value(row, m), "text": format_estimate(getattr(row, m)), "best": m in best}
+           for m in METRICS},
+        "n": row.n, "hardware": row.hardware, "date": row.created[:10],
+        "is_probability": row.is_probability, "calibration": row.calibration,
+        "plot": quote(plot, safe="/") if plot else None,
+    }
+
+
+def json_for_script(payload) -> str:
+    """JSON that cannot end its <script> element early (`</script>`, `<!--`) or be read as HTML."""
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text
