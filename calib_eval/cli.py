@@ -60,6 +60,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_score(sub) -> None:
+    from calib_eval.runner.config import RunConfig
+
+    d = RunConfig()
+    p = sub.add_parser("score", help="score saved generations (ours or lm-eval --log_samples) without regenerating")
+    p.add_argument("--generations", required=True, help="items.jsonl or lm-eval samples_<task>_<date>.jsonl")
+    p.add_argument("--scorers", type=_csv, default=d.scorers)
+    p.add_argument("--scorer-model", default=d.model, help="model that scores (may differ: cross-model estimation)")
+    p.add_argument("--adapter", action="append", metavar="SCORER=PATH")
+    p.add_argument("--output", default="runs/rescored")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--data-root", default=d.data_root)
+    p.add_argument("--bootstrap", type=int, default=d.bootstrap)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from calib_eval.runner import RunConfig
+    from calib_eval.runner.rescore import rescore
+
+    config = RunConfig(model=args.scorer_model, scorers=args.scorers, adapters=_adapter_pairs(args.adapter),
+                       output=args.output, batch_size=args.batch_size, data_root=args.data_root,
+                       bootstrap=args.bootstrap)
+    rescore(Path(args.generations), config)
+    return 0
+
+
 def _add_models(sub) -> None:
     p = sub.add_parser("models", help="offline models shipped as PyPI wheels")
     msub = p.add_subparsers(dest="models_cmd", required=True)
@@ -106,7 +134,45 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-PARSERS = {"run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks)}
+def _add_leaderboard(sub) -> None:
+    p = sub.add_parser("leaderboard", help="build or refresh the ECE/AUROC leaderboard")
+    lsub = p.add_subparsers(dest="leaderboard_cmd", required=True)
+    build = lsub.add_parser("build", help="merge results files / lm-eval output folders into a leaderboard")
+    build.add_argument("results", nargs="*", help="results.json files or folders (searched recursively)")
+    build.add_argument("--out", default="leaderboard", help="leaderboard folder")
+    update = lsub.add_parser("update", help="run what models.yaml lists but the leaderboard lacks, then rebuild")
+    update.add_argument("--spec", default="leaderboard/models.yaml")
+    update.add_argument("--out", default="leaderboard")
+    update.add_argument("--work-dir", default=None, help="where new runs write before ingestion")
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from calib_eval.leaderboard import build_leaderboard, plan_update, run_plan
+
+    out = Path(args.out)
+    if args.leaderboard_cmd == "build":
+        report = build_leaderboard([Path(p) for p in args.results], out)
+    else:
+        plans = plan_update(Path(args.spec), out / "results")
+        for plan in plans:
+            for task, why in plan.reasons.items():
+                print(f"{plan.model} / {task}: {why}")
+        report = run_plan(plans, _run_for_plan, out, work_dir=args.work_dir)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+def _run_for_plan(model, tasks, scorers, adapters, limit, output_dir) -> None:
+    from calib_eval.runner import RunConfig, run
+
+    run(RunConfig(model=model, tasks=tuple(tasks), scorers=tuple(scorers), adapters=dict(adapters),
+                  limit=limit, output=str(output_dir)))
+
+
+PARSERS = {"score": (_add_score, cmd_score), "leaderboard": (_add_leaderboard, cmd_leaderboard), "run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks)}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,7 +89,7 @@ def run_batch(loaded, spec: TaskSpec, examples: list[Example], prefix_ids, suffi
         with contextlib.nullcontext() if uses_adapter else base_model(adapters):
             scores[name] = scorer.score(batch)
         timings[name] = time.perf_counter() - t0
-    rows = [_row(g, {n: s[i] for n, s in scores.items()}) for i, g in enumerate(graded)]
+    rows = [_row(g, spec.name, {n: s[i] for n, s in scores.items()}) for i, g in enumerate(graded)]
     return BatchOutcome(rows, generation_s, timings, batch.extra)
 
 
@@ -98,10 +98,11 @@ def base_model(adapters):
     return adapters.base() if adapters is not None else contextlib.nullcontext()
 
 
-def _row(g: Graded, scores: dict[str, float]) -> dict:
+def _row(g: Graded, task: str, scores: dict[str, float]) -> dict:
     ex = g.generation.example
     return {
-        "id": ex.id, "task": ex.task, "question": ex.question, "answer": g.generation.answer.strip(),
+        "id": ex.id, "task": task, "dataset": ex.task, "question": ex.question, "answer": g.generation.answer.strip(),
+        "answer_raw": g.generation.answer,
         "reference": list(ex.references), "correct": bool(g.correct), "grade_detail": g.grade_detail,
         "answer_kind": ex.answer_kind, "metadata": _json_safe(ex.metadata), "scores": scores,
     }

@@ -13,24 +13,32 @@ from calib_eval.inference.tokens import encode_text
 from calib_eval.scorers.base import SCORERS, ScoringBatch
 
 
-def choice_token_ids(tokenizer, no: str = prompts.QUERY_NO, yes: str = prompts.QUERY_YES) -> tuple[int, int]:
-    """First token of each option; they must differ or the query cannot be read."""
-    no_ids, yes_ids = encode_text(tokenizer, no), encode_text(tokenizer, yes)
-    if not no_ids or not yes_ids or no_ids[0] == yes_ids[0]:
-        raise ValueError(
-            f"the tokenizer does not give {no!r} and {yes!r} distinct first tokens "
-            f"({no_ids} vs {yes_ids}); the uncertainty query cannot be scored with it"
-        )
-    return no_ids[0], yes_ids[0]
+def continuation_logprob(state, prompt_ids: list[int], continuation_ids: list[int]) -> list[float]:
+    """log P(continuation | state + prompt) per row, for multi-token options."""
+    logits, _, _ = state.forward([prompt_ids + continuation_ids] * state.batch_size, keep=False)
+    start = len(prompt_ids) - 1  # logits at position t predict token t+1
+    logp = torch.log_softmax(logits[:, start : start + len(continuation_ids)].float(), dim=-1)
+    target = torch.tensor(continuation_ids, device=logp.device)
+    return logp.gather(2, target.expand(logp.shape[0], -1)[..., None]).squeeze(-1).sum(dim=1).tolist()
 
 
 def query_yes_probability(state, tokenizer, query: str = prompts.UNCERTAINTY_QUERY) -> list[float]:
-    """P(yes) after `query` for every row of `state` (state left unchanged)."""
+    """P(yes) after `query` for every row of `state` (state left unchanged).
+
+    Two-way softmax over log P(" i") and log P(" ii"). When both are single,
+    distinct tokens (real tokenizers) this is the logits of those two tokens
+    at one position, read from a single forward pass; otherwise each option's
+    full log-likelihood is used, exactly as lm-eval scores the same query.
+    """
     query_ids = encode_text(tokenizer, query)
-    logits, _, lengths = state.forward([query_ids] * state.batch_size, keep=False)
-    last = logits[torch.arange(state.batch_size), torch.tensor(lengths) - 1].float()  # (B, V)
-    no_id, yes_id = choice_token_ids(tokenizer)
-    pair = torch.stack([last[:, no_id], last[:, yes_id]], dim=1)  # (B, 2)
+    no_ids, yes_ids = encode_text(tokenizer, prompts.QUERY_NO), encode_text(tokenizer, prompts.QUERY_YES)
+    if len(no_ids) == 1 and len(yes_ids) == 1 and no_ids != yes_ids:
+        logits, _, lengths = state.forward([query_ids] * state.batch_size, keep=False)
+        last = logits[torch.arange(state.batch_size), torch.tensor(lengths) - 1].float()  # (B, V)
+        pair = torch.stack([last[:, no_ids[0]], last[:, yes_ids[0]]], dim=1)  # (B, 2)
+    else:
+        pair = torch.tensor([continuation_logprob(state, query_ids, no_ids),
+                             continuation_logprob(state, query_ids, yes_ids)]).T
     return torch.softmax(pair, dim=1)[:, 1].tolist()
 
 

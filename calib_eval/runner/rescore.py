@@ -1,0 +1,125 @@
+"""`calib-eval score`: run scorers over saved generations, never regenerating.
+
+Reads our per-item JSONL (items.jsonl) or lm-eval `--log_samples` output
+(samples_<task>_<date>.jsonl of our *_calib tasks). The scoring model may
+differ from the model that answered: that is cross-model estimation (model
+B's scorer judging model A's answers, Kapoor et al.).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from calib_eval.errors import DataError
+from calib_eval.inference.batching import length_sorted_batches
+from calib_eval.inference.tokens import encode_text, prompt_ids
+from calib_eval.results import write_json_atomic, write_jsonl_atomic
+from calib_eval.runner.config import RunConfig
+from calib_eval.runner.report import build_payload, render_table
+from calib_eval.runner.run import resolve_scorers
+from calib_eval.scorers.base import ScoringBatch
+from calib_eval.task_specs import get_task, load_task_examples
+from calib_eval.types import Generation, Graded
+
+_SAMPLES = re.compile(r"samples_(?P<task>.+?)_\d{4}-\d{2}-\d{2}T.*\.jsonl$")
+
+
+def read_generations(path: Path) -> list[dict]:
+    """Rows with id, task, answer_raw, correct from either file format."""
+    if not path.is_file():
+        raise DataError(f"generations file not found: {path}")
+    rows = []
+    lmeval_task = (m.group("task") if (m := _SAMPLES.search(path.name)) else None)
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        rows.append(_from_lmeval(raw, lmeval_task, path, number) if lmeval_task else _from_ours(raw, path, number))
+    if not rows:
+        raise DataError(f"{path} holds no generations")
+    return rows
+
+
+def _from_ours(raw: dict, path: Path, number: int) -> dict:
+    missing = [k for k in ("id", "task", "answer", "correct") if k not in raw]
+    if missing:
+        raise DataError(f"{path}:{number}: missing {', '.join(missing)}")
+    return {"id": raw["id"], "task": raw["task"], "answer_raw": raw.get("answer_raw", " " + raw["answer"]),
+            "correct": bool(raw["correct"])}
+
+
+def _from_lmeval(raw: dict, task: str, path: Path, number: int) -> dict:
+    doc = raw.get("doc", {})
+    if "id" not in doc:
+        raise DataError(f"{path}:{number}: lm-eval sample has no doc id; only our *_calib tasks can be rescored")
+    answer = raw["filtered_resps"][0]
+    answer = answer[0] if isinstance(answer, list) else answer
+    correct = raw.get("calib_acc", raw.get("acc"))
+    return {"id": doc["id"], "task": task, "answer_raw": str(answer), "correct": bool(correct)}
+
+
+def rescore(path: Path, config: RunConfig, console: Console | None = None) -> list[Path]:
+    from calib_eval.adapters import AdapterSet
+    from calib_eval.models import load_model
+
+    console = console or Console()
+    rows = read_generations(Path(path))
+    loaded = load_model(config.model, config.device, config.dtype)
+    adapters = AdapterSet.load(loaded, config.adapters) if config.adapters else None
+    written = []
+    for task in sorted({r["task"] for r in rows}):
+        written.append(_rescore_task(task, [r for r in rows if r["task"] == task], config, loaded, adapters, console))
+    return written
+
+
+def _rescore_task(task, rows, config, loaded, adapters, console) -> Path:
+    from calib_eval.runner.batch_work import base_model
+
+    spec = get_task(task)
+    scorers = resolve_scorers(config.scorers, config.adapters, spec.mode)
+    by_id = {ex.id: ex for ex in load_task_examples(spec, None, config.data_root)}
+    unknown = [r["id"] for r in rows if r["id"] not in by_id]
+    if unknown:
+        raise DataError(f"{len(unknown)} ids are not items of {task} (e.g. {unknown[0]!r})")
+    tok = loaded.tokenizer
+    items = []
+    for r in rows:
+        ex = by_id[r["id"]]
+        prefix, suffix = spec.build_prefix(ex, config.data_root), spec.build_suffix(ex)
+        p_ids, s_ids = prompt_ids(tok, prefix, suffix)
+        generation = Generation(ex, prefix + suffix, r["answer_raw"])
+        items.append((Graded(generation, r["correct"], "from file"), p_ids + s_ids, encode_text(tok, r["answer_raw"])))
+    timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(items)}
+    out_rows = []
+    extra: dict = {}
+    for batch in length_sorted_batches([len(i[1]) for i in items], config.batch_size):
+        chosen = [items[i] for i in batch]
+        scoring = ScoringBatch([c[0] for c in chosen], loaded, [], [c[1] for c in chosen], [c[2] for c in chosen],
+                               config=config.scorer, adapters=adapters, max_new_tokens=spec.max_new_tokens,
+                               stop=spec.stop, extra=extra)
+        scores = {}
+        for name, scorer in scorers.items():
+            t0 = time.perf_counter()
+            with base_model(None if adapters is not None and adapters.has(name) else adapters):
+                scores[name] = scorer.score(scoring)
+            timings["scoring_s"][name] += time.perf_counter() - t0
+        for k, (graded, _, _) in enumerate(chosen):
+            out_rows.append({"id": graded.generation.example.id, "task": task,
+                             "answer": graded.generation.answer.strip(), "answer_raw": graded.generation.answer,
+                             "correct": graded.correct, "scores": {n: s[k] for n, s in scores.items()}})
+    import dataclasses
+
+    payload = build_payload(task, loaded, {**dataclasses.asdict(config), "rescored_from": str(rows and task)},
+                            out_rows, scorers, adapters, timings, extra, config.n_bins, config.bootstrap)
+    out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
+    write_jsonl_atomic(out_dir / "items.jsonl", out_rows)
+    write_json_atomic(out_dir / "results.json", payload)
+    console.print(render_table(payload))
+    return out_dir / "results.json"
