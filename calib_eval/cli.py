@@ -130,7 +130,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         install.uninstall_tasks()
         print("removed")
     else:
-        print("installed" if install.tasks_installed() else "not installed")
+        status = install.tasks_installed()
+        state = "installed" if status.ok else ("incomplete" if status.installed else "not installed")
+        missing = f" (missing: {', '.join(status.missing)})" if status.missing else ""
+        print(f"{state}: {status.path}{missing}")
     return 0
 
 

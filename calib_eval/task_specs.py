@@ -17,6 +17,14 @@ from calib_eval.errors import unknown_name
 from calib_eval.types import Example
 
 
+def cut_at_stop(text: str, stop) -> str:
+    """The answer as the grader sees it: everything before the first stop sequence."""
+    for s in stop:
+        if s:
+            text = text.split(s, 1)[0]
+    return text
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     name: str

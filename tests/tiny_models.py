@@ -36,12 +36,14 @@ def build_tiny_tokenizer(data_root: Path, vocab_size: int = 1000):
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=EOS)
 
 
-def build_tiny_model(vocab_size: int, seed: int = 0):
+def build_tiny_model(vocab_size: int, seed: int = 0, init_std: float = 0.02):
+    """init_std well above the default 0.02 gives peaked, item-dependent outputs."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=8192,
-                         bos_token_id=0, eos_token_id=0, pad_token_id=0, tie_word_embeddings=False)
+                         bos_token_id=0, eos_token_id=0, pad_token_id=0, tie_word_embeddings=False,
+                         initializer_range=init_std)
     return LlamaForCausalLM(config).eval()

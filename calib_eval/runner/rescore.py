@@ -22,7 +22,7 @@ from calib_eval.runner.config import RunConfig
 from calib_eval.runner.report import build_payload, render_table
 from calib_eval.runner.run import resolve_scorers
 from calib_eval.scorers.base import ScoringBatch
-from calib_eval.task_specs import get_task, load_task_examples
+from calib_eval.task_specs import cut_at_stop, get_task, load_task_examples
 from calib_eval.types import Generation, Graded
 
 _SAMPLES = re.compile(r"samples_(?P<task>.+?)_\d{4}-\d{2}-\d{2}T.*\.jsonl$")
@@ -60,7 +60,7 @@ def _from_lmeval(raw: dict, task: str, path: Path, number: int) -> dict:
     if "id" not in doc:
         raise DataError(f"{path}:{number}: lm-eval sample has no doc id; only our *_calib tasks can be rescored")
     answer = raw["filtered_resps"][0]
-    answer = answer[0] if isinstance(answer, list) else answer
+    answer = cut_at_stop(answer[0] if isinstance(answer, list) else answer, get_task(task).stop)
     correct = raw.get("calib_acc", raw.get("acc"))
     return {"id": doc["id"], "task": task, "answer_raw": str(answer), "correct": bool(correct)}
 

@@ -15,6 +15,7 @@ from calib_eval.results import write_json_atomic, write_jsonl_atomic
 from calib_eval.runner.batch_work import base_model, run_batch
 from calib_eval.runner.config import RunConfig
 from calib_eval.runner.item_cache import ItemCache
+from calib_eval.runner.parallel import Shard, current_shard
 from calib_eval.runner.report import build_payload, render_table
 from calib_eval.scorers import SCORERS
 from calib_eval.task_specs import get_task, load_task_examples
@@ -51,11 +52,14 @@ def run(config: RunConfig, console: Console | None = None) -> list[Path]:
     validate(config)
     for task in config.tasks:  # fail on bad names before spending minutes loading
         resolve_scorers(config.scorers, config.adapters, get_task(task).mode)
-    loaded = load_model(config.model, config.device, config.dtype)
+    shard = current_shard()
+    loaded = load_model(config.model, shard.device(config.device), config.dtype)
     adapters = AdapterSet.load(loaded, config.adapters) if config.adapters else None
     written = []
     for task in config.tasks:
-        written.append(run_task(task, config, loaded, adapters, console))
+        path = run_task(task, config, loaded, adapters, console, shard)
+        if path is not None:
+            written.append(path)
     return written
 
 
@@ -85,25 +89,28 @@ def _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids, min_group: int
     prefix_ids.setdefault("", [])
 
 
-def run_task(task: str, config: RunConfig, loaded, adapters, console: Console) -> Path:
+def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, shard: Shard = Shard()) -> Path | None:
     spec = get_task(task)
     scorers = resolve_scorers(config.scorers, config.adapters, spec.mode)
     examples = load_task_examples(spec, config.limit, config.data_root)
     out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
     signature = {"model": loaded.source, "fingerprint": loaded.fingerprint, "scorers": sorted(scorers),
                  "adapters": dict(sorted(config.adapters.items())), "scorer_config": dataclasses.asdict(config.scorer)}
-    cache = ItemCache(out_dir / "items.partial.jsonl", signature)
+    cache = ItemCache(out_dir / shard.cache_name(), signature)
+    done = set(_rows_of_other_shards(out_dir, shard, signature)) | set(cache.rows)
     prefixes, prefix_ids, suffix_ids, prompts_text = _prepare(spec, examples, loaded.tokenizer, config.data_root)
-    todo = [i for i, ex in enumerate(examples) if not cache.done(ex.id)]
+    # split the full list (not what is left) so every process agrees on who owns what
+    mine = shard.take(list(range(len(examples))))
+    todo = [i for i in mine if examples[i].id not in done]
     _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids)
     lengths = [len(prefix_ids[prefixes[i]]) + len(suffix_ids[i]) for i in todo]
     batches = [[todo[j] for j in b] for b in length_sorted_batches(lengths, config.batch_size, [prefixes[i] for i in todo])]
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(todo),
-               "items_resumed": len(examples) - len(todo)}
+               "items_resumed": len(done)}
     extra: dict = {}
     prefix_caches: dict[str, object] = {}
     with _progress(console) as progress:
-        bar = progress.add_task(f"{task}", total=len(examples), completed=len(examples) - len(todo))
+        bar = progress.add_task(f"{task}", total=len(mine), completed=len(mine) - len(todo))
         for batch in batches:
             prefix = prefixes[batch[0]]
             if prefix and prefix not in prefix_caches:
@@ -119,7 +126,11 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console) -
                 timings["scoring_s"][name] += seconds
             _merge_extra(extra, outcome.extra)
             progress.update(bar, advance=len(batch))
-    rows = [cache.rows[ex.id] for ex in examples]
+    shard.barrier()
+    if not shard.is_main:
+        return None
+    finished = {**_rows_of_other_shards(out_dir, shard, signature), **cache.rows}
+    rows = [finished[ex.id] for ex in examples]
     run_config = {**dataclasses.asdict(config), "tasks": [task]}
     payload = build_payload(task, loaded, run_config, rows, scorers, adapters, timings, extra,
                             config.n_bins, config.bootstrap)
@@ -130,6 +141,18 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console) -
     console.print(f"[dim]{results_path}  (generation {timings['generation_s']:.1f}s; scoring "
                   + ", ".join(f"{n} {s:.1f}s" for n, s in timings["scoring_s"].items()) + ")[/dim]")
     return results_path
+
+
+def _other_caches(out_dir: Path, shard: Shard, signature: dict) -> list[ItemCache]:
+    names = {p.name for p in out_dir.glob("items.partial*.jsonl")} - {shard.cache_name()}
+    return [ItemCache(out_dir / n, signature) for n in sorted(names) if ".stale" not in n]
+
+
+def _rows_of_other_shards(out_dir: Path, shard: Shard, signature: dict) -> dict[str, dict]:
+    rows: dict[str, dict] = {}
+    for other in _other_caches(out_dir, shard, signature):
+        rows.update(other.rows)
+    return rows
 
 
 def _progress(console: Console) -> Progress:

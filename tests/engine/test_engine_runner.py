@@ -70,3 +70,19 @@ def test_unknown_offline_model_name_suggests_the_close_one():
 
     with pytest.raises(UnknownNameError, match="gemma3-270m"):
         resolve_model_source("gemma3-27m")
+
+
+def test_data_parallel_shards_split_the_items_and_rank_zero_merges(tiny_model_dir, data_root, tmp_path, monkeypatch):
+    """Two `accelerate launch` processes, simulated one after the other (barrier is a no-op here)."""
+    from calib_eval.runner.parallel import Shard
+
+    monkeypatch.setattr(Shard, "barrier", lambda self: None)
+    cfg = _config(tiny_model_dir, data_root, tmp_path, limit=5)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert run(cfg) == []  # a worker writes only its shard
+    monkeypatch.setenv("RANK", "0")
+    path = run(cfg)[0]
+    payload = read_results(path)
+    assert payload["n"] == 5
+    assert (payload["timings"]["items_resumed"], payload["timings"]["items_computed"]) == (2, 3)

@@ -1,0 +1,89 @@
+"""`process_results` and corpus-level aggregations for the calib tasks.
+
+Per item, every calibration metric gets the same ``(confidence, correct)``
+pair; the aggregation turns the whole list into one corpus number with
+:mod:`calib_eval.metrics`, so ECE/AUROC are pooled over all items (a group
+would only average per-task numbers). Names carry a ``calib_`` prefix so they
+cannot clash with lm-eval's own metrics (an upstream PR adds ``ece``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from calib_eval.harness.datasets import doc_to_example
+from calib_eval.harness.instances import cut_at_stop
+from calib_eval.metrics import brier_score, expected_calibration_error, roc_auc
+from calib_eval.task_specs import get_task
+
+N_BINS = 10
+Pair = tuple[float, bool]
+
+
+def ptrue(ll_no: float, ll_yes: float) -> float:
+    """Two-way softmax of the query answers: P(yes) / (P(no) + P(yes)) = sigmoid(ll_yes - ll_no)."""
+    d = ll_yes - ll_no
+    if d >= 0:  # the two branches keep exp() from overflowing
+        return 1.0 / (1.0 + math.exp(-d))
+    e = math.exp(d)
+    return e / (1.0 + e)
+
+
+def max_softmax(lls: Sequence[float]) -> tuple[float, int]:
+    """(max option probability, argmax) of a softmax over option log-likelihoods."""
+    x = np.asarray(lls, dtype=np.float64)
+    p = np.exp(x - x.max())
+    p /= p.sum()
+    best = int(np.argmax(x))
+    return float(p[best]), best
+
+
+def _calib(conf: float, correct: bool) -> dict[str, Any]:
+    pair = (float(conf), bool(correct))
+    return {"calib_acc": float(correct), "calib_ece": pair, "calib_auroc": pair, "calib_brier": pair}
+
+
+def process_generate(doc: dict, results: list) -> dict[str, Any]:
+    """results = [generated text, (ll of " i", greedy), (ll of " ii", greedy)]."""
+    text, (ll_no, _), (ll_yes, _) = results[:3]
+    spec = get_task(doc["calib_task"])
+    answer = cut_at_stop(text, spec.stop)
+    correct, _detail = spec.grade(doc_to_example(doc), answer)  # the runner grades the same way
+    return _calib(ptrue(ll_no, ll_yes), correct)
+
+
+def process_selfaware(doc: dict, results: list) -> dict[str, Any]:
+    """Like :func:`process_generate`, plus confidence vs the answerable label."""
+    out = process_generate(doc, results)
+    conf, _ = out["calib_ece"]
+    out["calib_answerable_auroc"] = (conf, bool(doc["answerable"]))
+    return out
+
+
+def process_choice(doc: dict, results: list) -> dict[str, Any]:
+    """results = [(ll, greedy) per continuation]."""
+    lls = [r[0] for r in results[: len(doc["continuations"])]]
+    conf, pred = max_softmax(lls)
+    return _calib(conf, pred == doc["answer_index"])
+
+
+def _arrays(items: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray]:
+    conf = np.array([c for c, _ in items], dtype=np.float64)
+    correct = np.array([bool(k) for _, k in items], dtype=bool)
+    return conf, correct
+
+
+def ece(items: Sequence[Pair]) -> float:
+    """ECE, 10 equal-width bins on P(correct) (calib_eval.metrics defaults)."""
+    return float(expected_calibration_error(*_arrays(items), n_bins=N_BINS))
+
+
+def auroc(items: Sequence[Pair]) -> float:
+    """AUROC of confidence for the label; NaN (with a warning) when one class only."""
+    return float(roc_auc(*_arrays(items)))
+
+
+def brier(items: Sequence[Pair]) -> float:
+    return float(brier_score(*_arrays(items)))
