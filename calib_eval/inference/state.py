@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from calib_eval.inference.growable import make_growable
+
 
 @dataclass
 class PromptState:
@@ -120,7 +122,7 @@ def encode_batch(model, prefix_ids: list[int], suffix_rows: list[list[int]], pad
         cache.batch_repeat_interleave(batch)
         mask = torch.ones((batch, len(prefix_ids)), dtype=torch.long, device=device)
     else:
-        cache = DynamicCache(config=model.config)
+        cache = make_growable(DynamicCache(config=model.config))
         mask = torch.zeros((batch, 0), dtype=torch.long, device=device)
     width = max(len(r) for r in suffix_rows)
     left_padded = [[pad_id] * (width - len(r)) + list(r) for r in suffix_rows]
@@ -145,5 +147,5 @@ def encode_prefix(model, prefix_ids: list[int]):
     device = next(model.parameters()).device
     ids = torch.tensor([prefix_ids], dtype=torch.long, device=device)
     with torch.no_grad():
-        out = model(input_ids=ids, past_key_values=DynamicCache(config=model.config), use_cache=True)
+        out = model(input_ids=ids, past_key_values=make_growable(DynamicCache(config=model.config)), use_cache=True)
     return out.past_key_values
