@@ -88,6 +88,19 @@ class PromptState:
             self.mask[row, self.mask.shape[1] - appended + keep :] = 0
 
 
+def answer_step_logits(state: PromptState, answer_rows: list[list[int]]) -> list[torch.Tensor]:
+    """Teacher-forced next-token logits for each answer token, (len_i, V) per row.
+
+    The state must hold the prompt only; its last logits predict answer token 0
+    and the forward over the answer predicts the rest. The state is unchanged.
+    """
+    first = state.last_logits
+    rows = [a if a else [state.pad_id] for a in answer_rows]
+    logits, _, _ = state.forward(rows, keep=False)
+    return [torch.cat([first[r : r + 1], logits[r, : max(len(a) - 1, 0)]]).float()[: len(a)]
+            for r, a in enumerate(answer_rows)]
+
+
 def _shallow_cache_copy(cache):
     import copy
 

@@ -86,6 +86,8 @@ def build_payload(task: str, loaded, config: dict, rows: list[dict], scorers: di
         "model": {"name": loaded.name, "source": loaded.source, "fingerprint": loaded.fingerprint,
                   "device": loaded.device, "dtype": loaded.dtype},
         "hardware": hardware(), "config": config, "n": len(rows), "accuracy": acc,
+        # empty answers are graded wrong; the count says how often the model said nothing
+        "empty_answers": sum(1 for r in rows if not r["answer"].strip()),
         "scorers": per_scorer, "timings": timings,
     }
 
@@ -110,7 +112,8 @@ def render_table(payload: dict):
     from rich.table import Table
 
     acc = payload["accuracy"]
-    table = Table(title=f"{payload['task']} | {payload['model']['name']} | n={payload['n']} | acc {_fmt(acc)}")
+    empty = f" | {payload['empty_answers']} empty" if payload.get("empty_answers") else ""
+    table = Table(title=f"{payload['task']} | {payload['model']['name']} | n={payload['n']} | acc {_fmt(acc)}{empty}")
     for column in ("scorer", "ECE", "AUROC", "Brier", "AURC", "ECE from"):
         table.add_column(column)
     for name, e in payload["scorers"].items():

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from calib_eval.inference.state import answer_step_logits, encode_batch
 from calib_eval.scorers.base import SCORERS, ScoringBatch
 
 
@@ -18,18 +19,12 @@ def _reduce(values: list[float], how: str) -> float:
 
 
 def teacher_forced_entropies(model, batch: ScoringBatch) -> list[list[float]]:
-    from calib_eval.inference.state import encode_batch
-
+    """Token entropies of the saved answer under `model` (teacher forcing)."""
     state = encode_batch(model, batch.prefix_ids, batch.suffix_ids, batch.model.tokenizer.pad_token_id)
-    first = state.last_logits
-    rows = [a if a else [batch.model.tokenizer.pad_token_id] for a in batch.answer_ids]
-    logits, _, _ = state.forward(rows, keep=False)
     out = []
-    for row, answer in enumerate(batch.answer_ids):
-        steps = torch.cat([first[row : row + 1], logits[row, : max(len(answer) - 1, 0)]]).float()
-        logp = torch.log_softmax(steps, dim=-1)
-        ent = -(logp.exp() * logp).nan_to_num().sum(dim=-1)
-        out.append(ent[: len(answer)].tolist())
+    for step in answer_step_logits(state, batch.answer_ids):
+        logp = torch.log_softmax(step, dim=-1)
+        out.append((-(logp.exp() * logp).nan_to_num().sum(dim=-1)).tolist())
     return out
 
 

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from calib_eval.inference.state import answer_step_logits
 from calib_eval.scorers.base import SCORERS, ScoringBatch
 
 
@@ -18,16 +19,9 @@ def answer_logprobs(batch: ScoringBatch) -> list[list[float]]:
     recorded = [g.generation.token_logprobs for g in batch.items]
     if all(len(r) == len(a) for r, a in zip(recorded, batch.answer_ids)):
         return [list(r) for r in recorded]
-    state = batch.prompt_state()
-    last_prompt = state.last_logits  # predicts the first answer token
-    logits, _, _ = state.forward([a if a else [batch.model.tokenizer.pad_token_id] for a in batch.answer_ids], keep=False)
-    out = []
-    for row, answer in enumerate(batch.answer_ids):
-        # position t predicts token t+1; the prompt's last logits predict token 0
-        steps = torch.cat([last_prompt[row : row + 1], logits[row, : max(len(answer) - 1, 0)]], dim=0)
-        logp = torch.log_softmax(steps.float(), dim=-1)
-        out.append([float(logp[t, tok]) for t, tok in enumerate(answer)])
-    return out
+    steps = answer_step_logits(batch.prompt_state(), batch.answer_ids)
+    return [torch.log_softmax(step, dim=-1).gather(1, torch.tensor(answer)[:, None]).squeeze(1).tolist()
+            if answer else [] for step, answer in zip(steps, batch.answer_ids)]
 
 
 @SCORERS.register("perplexity")

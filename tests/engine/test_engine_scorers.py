@@ -132,3 +132,17 @@ def test_adapter_scorers_refuse_to_run_without_an_adapter(tiny_lm, data_root):
 def test_registry_lists_every_scorer_the_issue_names():
     assert {"perplexity", "max_softmax", "verbalized", "zero_shot_classifier", "sampling", "probe",
             "lora_prompt", "ua_clm_entropy"} <= set(SCORERS.names())
+
+
+def test_teacher_forced_entropies_equal_the_ones_recorded_while_decoding(tiny_lm, data_root):
+    from calib_eval.inference.state import encode_batch
+    from calib_eval.runner.batch_work import answer_generate
+    from calib_eval.scorers.entropy import teacher_forced_entropies
+
+    loaded, spec, examples, suffix_ids, texts, _ = _batch(tiny_lm, data_root)
+    state = encode_batch(loaded.model, [], suffix_ids, loaded.tokenizer.pad_token_id)
+    gens, answer_ids, _ = answer_generate(state, spec, examples, texts, loaded.tokenizer)
+    batch = ScoringBatch([], loaded, [], suffix_ids, answer_ids)
+    again = teacher_forced_entropies(loaded.model, batch)
+    for gen, redo in zip(gens, again):
+        assert redo == pytest.approx(list(gen.token_entropies), abs=1e-4)
