@@ -45,6 +45,19 @@ def check_base(card: dict, folder: str | Path, fingerprint: str) -> None:
         )
 
 
+def apply_card_temperature(p, card: dict):
+    """P(correct) values rescaled by the card's temperature (unchanged when it has none)."""
+    import numpy as np
+
+    from calib_eval.metrics import apply_temperature
+
+    t = card.get("temperature")
+    if t is None:
+        return p
+    out = apply_temperature(np.asarray(p, dtype=float), float(t), is_probability=True)
+    return out.tolist() if isinstance(p, list) else out
+
+
 def load_head(folder: str | Path, card: dict):
     from safetensors.torch import load_file
 

@@ -175,7 +175,19 @@ def _run_for_plan(model, tasks, scorers, adapters, limit, output_dir) -> None:
                   limit=limit, output=str(output_dir)))
 
 
-PARSERS = {"score": (_add_score, cmd_score), "leaderboard": (_add_leaderboard, cmd_leaderboard), "run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks)}
+def _add_train(sub) -> None:
+    from calib_eval.training.cli import add_train_parser
+
+    add_train_parser(sub)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from calib_eval.training.cli import cmd_train as train
+
+    return train(args)
+
+
+PARSERS = {"train": (_add_train, cmd_train), "score": (_add_score, cmd_score), "leaderboard": (_add_leaderboard, cmd_leaderboard), "run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks)}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from calib_eval.inference.decode import greedy_decode
 from calib_eval.inference.state import PromptState, encode_batch
 from calib_eval.inference.tokens import encode_text
 from calib_eval.scorers.base import ScorerConfig, ScoringBatch
+from calib_eval.adapters import apply_card_temperature
 from calib_eval.task_specs import TaskSpec
 from calib_eval.types import Example, Generation, Graded
 
@@ -84,10 +85,12 @@ def run_batch(loaded, spec: TaskSpec, examples: list[Example], prefix_ids, suffi
     timings: dict[str, float] = {}
     for name, scorer in scorers.items():
         t0 = time.perf_counter()
-        # adapter scorers switch their adapter on themselves; all others see the base model
-        uses_adapter = adapters is not None and adapters.has(name)
-        with contextlib.nullcontext() if uses_adapter else base_model(adapters):
+        # adapter scorers switch their LoRA on themselves; all others see the base model
+        uses_lora = adapters is not None and adapters.has(name) and adapters.cards[name].get("has_lora", True)
+        with contextlib.nullcontext() if uses_lora else base_model(adapters):
             scores[name] = scorer.score(batch)
+        if adapters is not None and adapters.has(name):  # a fitted temperature, if the card has one
+            scores[name] = apply_card_temperature(scores[name], adapters.cards[name])
         timings[name] = time.perf_counter() - t0
     rows = [_row(g, spec.name, {n: s[i] for n, s in scores.items()}) for i, g in enumerate(graded)]
     return BatchOutcome(rows, generation_s, timings, batch.extra)

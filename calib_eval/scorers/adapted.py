@@ -48,7 +48,7 @@ class Probe:
             raise ModelError(f"adapter {adapters.folders[self.name]} has no probe head")
         if adapters.cards[self.name].get("has_lora"):  # lora-probe: features under the LoRA
             with adapters.active(self.name) as model:
-                state = _encode_answered(model, batch)
+                state = encode_answered(model, batch)
                 features = query_features(state, batch.model.tokenizer)
         else:
             features = query_features(batch.answered_state(), batch.model.tokenizer)
@@ -56,7 +56,7 @@ class Probe:
             return head.p_correct(features).tolist()
 
 
-def _encode_answered(model, batch: ScoringBatch):
+def encode_answered(model, batch: ScoringBatch):
     rows = [s + a for s, a in zip(batch.suffix_ids, batch.answer_ids)]
     return encode_batch(model, batch.prefix_ids, rows, batch.model.tokenizer.pad_token_id)
 
@@ -71,5 +71,5 @@ class LoraPrompt:
     def score(self, batch: ScoringBatch) -> list[float]:
         adapters = _require(batch, self.name)
         with adapters.active(self.name) as model:
-            state = _encode_answered(model, batch)
+            state = encode_answered(model, batch)
             return query_yes_probability(state, batch.model.tokenizer)

@@ -49,8 +49,17 @@ class Verbalized:
     task_modes = ("generate", "choice")
 
     def score(self, batch: ScoringBatch) -> list[float]:
-        replies, parsed = verbalized_confidences(
-            batch.answered_state(), batch.model.tokenizer, batch.config.verbalized_max_tokens)
+        adapters = batch.adapters
+        if adapters is not None and adapters.has(self.name) and adapters.cards[self.name].get("has_lora", True):
+            # verbalized-/multitask-SFT adapter: the same query, asked of the tuned model
+            from calib_eval.scorers.adapted import encode_answered
+
+            with adapters.active(self.name) as model:
+                state = encode_answered(model, batch)
+                replies, parsed = verbalized_confidences(state, batch.model.tokenizer, batch.config.verbalized_max_tokens)
+        else:
+            replies, parsed = verbalized_confidences(
+                batch.answered_state(), batch.model.tokenizer, batch.config.verbalized_max_tokens)
         failures = batch.extra.setdefault("verbalized", {"parse_failures": 0, "examples": []})
         for reply, value in zip(replies, parsed):
             if value is None:

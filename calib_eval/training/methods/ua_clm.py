@@ -1,0 +1,51 @@
+"""UA-CLM (Krishnan et al. 2024): LoRA with the uncertainty-aware causal LM loss.
+
+Training text = the question prompt + " " + the *reference* answer (the
+paper fine-tunes on reference answers). A token counts as correct when the
+model's argmax at that position equals the reference token. At test time the
+uncertainty is the (mean or max) token entropy of the generated answer: the
+runner's `entropy` scorer, run with this adapter switched on.
+"""
+from __future__ import annotations
+
+import torch
+
+from calib_eval.inference.tokens import encode_text
+from calib_eval.training import losses
+from calib_eval.training.config import UaClmConfig
+from calib_eval.training.lora import add_lora
+from calib_eval.training.methods.base import TRAINERS, TrainContext, TrainOutcome, final_loss
+from calib_eval.training.sequences import collate, target_seq
+from calib_eval.training.trainer import train_loop
+
+
+def reference_seq(g, tokenizer):
+    return target_seq(g.prompt_ids, encode_text(tokenizer, " " + g.reference.strip()), int(g.correct))
+
+
+def ua_clm_batch_loss(model, tokenizer, rows, cfg, device) -> torch.Tensor:
+    batch = collate([reference_seq(g, tokenizer) for g in rows], tokenizer.pad_token_id, device)
+    logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits[:, :-1]  # (B, L-1, V)
+    return losses.ua_clm_loss(logits, batch.targets, batch.span_mask, cfg.ce_weight, cfg.p_source)
+
+
+@TRAINERS.register("ua-clm")
+class UaClm:
+    name = "ua-clm"
+    scorer = "ua_clm_entropy"
+    config_class = UaClmConfig
+    needs_graded = True
+
+    def train(self, ctx: TrainContext) -> TrainOutcome:
+        cfg, tok = ctx.cfg, ctx.loaded.tokenizer
+        model = add_lora(ctx.loaded.model, cfg)
+        ctx.loaded.model = model
+        params = [p for p in model.parameters() if p.requires_grad]
+        result = train_loop(ctx.train, lambda rows: ua_clm_batch_loss(model, tok, rows, cfg, ctx.device),
+                            {"model": model}, [{"params": params}], cfg, ctx.output, ctx.device, ctx.console)
+        model.eval()
+        metrics = {}
+        if ctx.holdout:
+            with torch.no_grad():
+                metrics["holdout_loss"] = float(ua_clm_batch_loss(model, tok, ctx.holdout[:64], cfg, ctx.device))
+        return TrainOutcome(model, None, result.steps, result.resumed_from, final_loss(result.losses), metrics)

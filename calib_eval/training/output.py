@@ -1,0 +1,59 @@
+"""Write an adapter folder the runner (calib_eval.adapters) and any PEFT tool can load.
+
+    <output>/adapter_config.json, adapter_model.safetensors   (PEFT, when the method has a LoRA)
+    <output>/probe_head.safetensors                           (when it has a probe head)
+    <output>/calib_card.json                                  (what the runner reads)
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from calib_eval.adapters import CARD, HEAD_FILE
+from calib_eval.training.errors import OutputExistsError, TrainingError
+
+
+def prepare_output(output: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
+    """Check (and with overwrite, clear) the output folder before any work is done."""
+    if not str(output):
+        raise TrainingError("an output folder is required (--output adapters/<name>)")
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(f"{path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()):
+        if resume:
+            return path
+        if not overwrite:
+            raise OutputExistsError(f"output folder {path} already exists; pass --overwrite to replace it "
+                                    f"or --resume to continue its checkpoint")
+        if not ((path / CARD).exists() or (path / "checkpoint").exists()):
+            raise OutputExistsError(f"{path} is not an adapter folder (no {CARD}); refusing to delete it")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_adapter(path: Path, card: dict, peft_model=None, head=None) -> Path:
+    """Weights first, the card last (a folder with a card is complete)."""
+    from safetensors.torch import save_file
+
+    path.mkdir(parents=True, exist_ok=True)
+    if peft_model is not None:
+        peft_model.save_pretrained(str(path))
+    if head is not None:
+        save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(path / HEAD_FILE))
+    full = {
+        "has_lora": peft_model is not None,
+        "head": HEAD_FILE if head is not None else None,
+        "head_input_size": getattr(head, "input_size", None),
+        "head_hidden": list(getattr(head, "hidden", ())) or None,
+        "temperature": None,
+        **card,
+    }
+    tmp = path / (CARD + ".tmp")
+    tmp.write_text(json.dumps(full, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path / CARD)
+    shutil.rmtree(path / "checkpoint", ignore_errors=True)
+    return path

@@ -1,0 +1,78 @@
+"""Saved adapters reload through the runner's AdapterSet and its scorers reproduce the scores."""
+import json
+
+import pytest
+import torch
+
+from calib_eval.adapters import AdapterSet
+from calib_eval.errors import ModelError
+from calib_eval.scorers.adapted import LoraPrompt, Probe
+from calib_eval.scorers.base import ScoringBatch
+from calib_eval.training import train
+from calib_eval.training.methods.readout import query_hidden, query_p_yes
+from calib_eval.types import Example, Generation, Graded
+from test_training_methods import small_cfg
+
+
+def scoring_batch(loaded, rows, adapters):
+    items = [Graded(Generation(Example(g.id, "toy", g.prompt), g.prompt, g.answer), g.correct) for g in rows]
+    return ScoringBatch(items, loaded, [], [list(g.prompt_ids) for g in rows], [list(g.answer_ids) for g in rows],
+                        adapters=adapters)
+
+
+def test_lora_prompt_scores_reproduced(make_loaded, graded_rows, tmp_path):
+    trained = make_loaded()
+    folder = train(small_cfg("calibration-tune", tmp_path / "ct"), loaded=trained, graded=graded_rows)
+    want = query_p_yes(trained.model, trained.tokenizer, graded_rows)
+    fresh = make_loaded()
+    adapters = AdapterSet.load(fresh, {"lora_prompt": str(folder)})
+    got = LoraPrompt().score(scoring_batch(fresh, graded_rows, adapters))
+    assert got == pytest.approx(want, abs=1e-6)
+    # the adapter changed something: base-model P(yes) differs
+    with adapters.base() as base:
+        assert query_p_yes(base, fresh.tokenizer, graded_rows) != pytest.approx(got, abs=1e-6)
+    card = json.loads((folder / "calib_card.json").read_text())
+    holdout_scores = card["heldout_metrics"]
+    assert holdout_scores["n"] == 4
+
+
+@pytest.mark.parametrize("method", ["probe", "lora-probe"])
+def test_probe_scores_reproduced(method, make_loaded, graded_rows, tmp_path):
+    trained = make_loaded()
+    folder = train(small_cfg(method, tmp_path / method), loaded=trained, graded=graded_rows)
+    fresh = make_loaded()
+    adapters = AdapterSet.load(fresh, {"probe": str(folder)})
+    got = Probe().score(scoring_batch(fresh, graded_rows, adapters))
+    head = adapters.heads["probe"]
+    with torch.no_grad():
+        feats = query_hidden(trained.model, trained.tokenizer, graded_rows)
+        want = head.p_correct(feats).tolist()
+    assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_adapter_refused_on_other_base(make_loaded, graded_rows, tmp_path):
+    folder = train(small_cfg("calibration-tune", tmp_path / "ct", steps=1), loaded=make_loaded(), graded=graded_rows)
+    with pytest.raises(ModelError, match="fingerprint"):
+        AdapterSet.load(make_loaded(seed=1), {"lora_prompt": str(folder)})
+
+
+def test_divergence_zero_while_lora_is_zero(make_loaded, graded_rows):
+    from calib_eval.training.config import CalibrationTuneConfig
+    from calib_eval.training.lora import add_lora
+    from calib_eval.training.methods.calibration_tune import answer_divergence
+    from calib_eval.training.sequences import collate, query_seq
+
+    loaded = make_loaded()
+    model = add_lora(loaded.model, CalibrationTuneConfig(output="x"))
+    model.train()  # dropout on: still zero, since B = 0
+    batch = collate([query_seq(g, tokenizer=loaded.tokenizer) for g in graded_rows[:4]],
+                    loaded.tokenizer.pad_token_id, "cpu")
+    logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits
+    for kind in ("js", "kl"):
+        assert float(answer_divergence(model, batch, logits, kind)) == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():  # and positive once B moves
+        for n, p in model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.5)
+    logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits
+    assert float(answer_divergence(model, batch, logits, "js")) > 1e-6
