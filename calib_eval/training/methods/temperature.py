@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 
 from calib_eval.adapters import apply_card_temperature  # noqa: F401  (re-exported)
 from calib_eval.errors import CalibEvalError
