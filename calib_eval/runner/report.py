@@ -114,7 +114,8 @@ def render_table(payload: dict):
     acc = payload["accuracy"]
     empty = f" | {payload['empty_answers']} empty" if payload.get("empty_answers") else ""
     table = Table(title=f"{payload['task']} | {payload['model']['name']} | n={payload['n']} | acc {_fmt(acc)}{empty}")
-    for column in ("scorer", "ECE", "AUROC", "Brier", "AURC", "ECE from"):
+    table.add_column("scorer", no_wrap=True)
+    for column in ("ECE", "AUROC", "Brier", "AURC", "ECE from"):
         table.add_column(column)
     for name, e in payload["scorers"].items():
         table.add_row(name, _fmt(e["ece"]), _fmt(e["auroc"]), _fmt(e["brier"]), _fmt(e["aurc"]), e["calibration"])
