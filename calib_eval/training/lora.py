@@ -14,3 +14,20 @@ def add_lora(model, cfg):
 def freeze(model) -> None:
     for p in model.parameters():
         p.requires_grad_(False)
+
+
+def train_lora(ctx, batch_loss):
+    """Wrap the context's model in a fresh LoRA and train it on ctx.train.
+
+    `batch_loss(model, rows) -> loss`. Returns (model in eval mode, loop result);
+    the methods differ only in their loss and in what they measure afterwards.
+    """
+    from calib_eval.training.trainer import train_loop
+
+    model = add_lora(ctx.loaded.model, ctx.cfg)
+    ctx.loaded.model = model
+    params = [p for p in model.parameters() if p.requires_grad]
+    result = train_loop(ctx.train, lambda rows: batch_loss(model, rows), {"model": model}, [{"params": params}],
+                        ctx.cfg, ctx.output, ctx.device, ctx.console)
+    model.eval()
+    return model, result

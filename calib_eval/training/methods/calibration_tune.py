@@ -14,11 +14,10 @@ from calib_eval import prompts
 from calib_eval.inference.tokens import encode_text
 from calib_eval.training import losses
 from calib_eval.training.config import CalibrationTuneConfig
-from calib_eval.training.lora import add_lora
+from calib_eval.training.lora import train_lora
 from calib_eval.training.methods.base import TRAINERS, TrainContext, TrainOutcome, final_loss, holdout_metrics
 from calib_eval.training.methods.readout import query_p_yes
 from calib_eval.training.sequences import at_last, collate, query_seq
-from calib_eval.training.trainer import train_loop
 
 
 def choice_token_ids(tokenizer) -> tuple[int, int]:
@@ -62,12 +61,7 @@ class CalibrationTune:
 
     def train(self, ctx: TrainContext) -> TrainOutcome:
         cfg, tok = ctx.cfg, ctx.loaded.tokenizer
-        model = add_lora(ctx.loaded.model, cfg)
-        ctx.loaded.model = model
-        params = [p for p in model.parameters() if p.requires_grad]
-        result = train_loop(ctx.train, lambda rows: calibration_loss(model, tok, rows, cfg, ctx.device),
-                            {"model": model}, [{"params": params}], cfg, ctx.output, ctx.device, ctx.console)
-        model.eval()
+        model, result = train_lora(ctx, lambda m, rows: calibration_loss(m, tok, rows, cfg, ctx.device))
         scores = query_p_yes(model, tok, ctx.holdout)
         return TrainOutcome(model, None, result.steps, result.resumed_from, final_loss(result.losses),
                             holdout_metrics(scores, [g.correct for g in ctx.holdout]))

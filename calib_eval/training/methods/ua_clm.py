@@ -13,10 +13,9 @@ import torch
 from calib_eval.inference.tokens import encode_text
 from calib_eval.training import losses
 from calib_eval.training.config import UaClmConfig
-from calib_eval.training.lora import add_lora
+from calib_eval.training.lora import train_lora
 from calib_eval.training.methods.base import TRAINERS, TrainContext, TrainOutcome, final_loss
 from calib_eval.training.sequences import collate, target_seq
-from calib_eval.training.trainer import train_loop
 
 
 def reference_seq(g, tokenizer):
@@ -38,12 +37,7 @@ class UaClm:
 
     def train(self, ctx: TrainContext) -> TrainOutcome:
         cfg, tok = ctx.cfg, ctx.loaded.tokenizer
-        model = add_lora(ctx.loaded.model, cfg)
-        ctx.loaded.model = model
-        params = [p for p in model.parameters() if p.requires_grad]
-        result = train_loop(ctx.train, lambda rows: ua_clm_batch_loss(model, tok, rows, cfg, ctx.device),
-                            {"model": model}, [{"params": params}], cfg, ctx.output, ctx.device, ctx.console)
-        model.eval()
+        model, result = train_lora(ctx, lambda m, rows: ua_clm_batch_loss(m, tok, rows, cfg, ctx.device))
         metrics = {}
         if ctx.holdout:
             with torch.no_grad():
