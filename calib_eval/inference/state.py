@@ -145,8 +145,10 @@ def encode_batch(model, prefix_ids: list[int], suffix_rows: list[list[int]], pad
     full_mask = torch.cat([mask, suffix_mask], dim=1)
     positions = (full_mask.cumsum(dim=1) - 1).clamp(min=0)[:, -width:]
     with torch.no_grad():
+        # only the last position's logits are needed: full (B, L, V) logits of a
+        # 5-shot batch would take gigabytes (8 x 2000 x 49k floats = 3 GB)
         out = model(input_ids=ids, attention_mask=full_mask, position_ids=positions,
-                    past_key_values=cache, use_cache=True)
+                    past_key_values=cache, use_cache=True, logits_to_keep=1)
     state = PromptState(model, out.past_key_values, full_mask, out.logits[:, -1, :], pad_id)
     state.stats["forward_tokens"] += sum(len(r) for r in suffix_rows)
     state.stats["forward_calls"] += 1
@@ -160,5 +162,6 @@ def encode_prefix(model, prefix_ids: list[int]):
     device = next(model.parameters()).device
     ids = torch.tensor([prefix_ids], dtype=torch.long, device=device)
     with torch.no_grad():
-        out = model(input_ids=ids, past_key_values=make_growable(DynamicCache(config=model.config)), use_cache=True)
+        out = model(input_ids=ids, past_key_values=make_growable(DynamicCache(config=model.config)), use_cache=True,
+                    logits_to_keep=1)
     return out.past_key_values
