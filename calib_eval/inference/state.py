@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from calib_eval.inference.growable import make_growable
+from calib_eval.inference.growable import GrowableLayer, make_growable
 
 
 @dataclass
@@ -123,19 +123,78 @@ def _restore(cache, snapshot: list[dict]) -> None:
 
 def encode_batch(model, prefix_ids: list[int], suffix_rows: list[list[int]], pad_id: int,
                  prefix_cache=None) -> PromptState:
-    """Encode prefix (or reuse its cache) + per-row suffixes, left-padded between."""
+    """Encode prefix (or reuse its cache) + per-row suffixes, left-padded between.
+
+    Each row is encoded on its own (no padding, so attention needs no mask
+    and takes the memory-efficient kernel; padded 5-shot batches spent most of
+    their time and ~10 GB on masked attention over pads), then the rows'
+    keys/values are laid side by side for batched decoding. Models with
+    sliding-window layers (Gemma 3) are encoded as one padded batch instead.
+    """
+    if prefix_ids and prefix_cache is None:
+        prefix_cache = encode_prefix(model, prefix_ids)
+    if not _all_full_attention(model):
+        return _encode_padded(model, prefix_ids, suffix_rows, pad_id, prefix_cache)
+    device = next(model.parameters()).device
+    rows_kv, last = [], []
+    for row in suffix_rows:
+        cache = _shallow_cache_copy(prefix_cache) if prefix_ids else _new_cache(model)
+        positions = torch.arange(len(prefix_ids), len(prefix_ids) + len(row), device=device)[None, :]
+        with torch.no_grad():
+            out = model(input_ids=torch.tensor([row], device=device), position_ids=positions,
+                        past_key_values=cache, use_cache=True, logits_to_keep=1)
+        rows_kv.append([(layer.keys, layer.values) for layer in out.past_key_values.layers])
+        last.append(out.logits[0, -1])
+    cache, mask = _stack_rows(model, rows_kv, len(prefix_ids), [len(r) for r in suffix_rows], device)
+    state = PromptState(model, cache, mask, torch.stack(last), pad_id)
+    state.stats["forward_tokens"] += sum(len(r) for r in suffix_rows)
+    state.stats["forward_calls"] += len(suffix_rows)
+    return state
+
+
+def _new_cache(model):
     from transformers import DynamicCache
 
+    return make_growable(DynamicCache(config=model.config))
+
+
+def _all_full_attention(model) -> bool:
+    from transformers.cache_utils import DynamicLayer
+
+    return all(type(layer) in (DynamicLayer, GrowableLayer) for layer in _new_cache(model).layers)
+
+
+def _stack_rows(model, rows_kv, prefix_len: int, lengths: list[int], device):
+    """Per-row (1, H, P+len, D) keys/values -> one left-padded (B, H, P+W, D) cache."""
+    width, batch = max(lengths), len(lengths)
+    cache = _new_cache(model)
+    for index, layer in enumerate(cache.layers):
+        parts = [row_kv[index] for row_kv in rows_kv]
+        k0, v0 = parts[0]
+        keys = k0.new_zeros((batch, k0.shape[1], prefix_len + width, k0.shape[-1]))
+        values = v0.new_zeros((batch, v0.shape[1], prefix_len + width, v0.shape[-1]))
+        for row, ((k, v), n) in enumerate(zip(parts, lengths)):
+            keys[row, :, :prefix_len] = k[0, :, :prefix_len]
+            values[row, :, :prefix_len] = v[0, :, :prefix_len]
+            keys[row, :, prefix_len + width - n :] = k[0, :, prefix_len:]
+            values[row, :, prefix_len + width - n :] = v[0, :, prefix_len:]
+        layer.lazy_initialization(keys, values)
+        layer.keys, layer.values = keys, values
+    pads = torch.tensor([width - n for n in lengths], device=device)
+    suffix_mask = (torch.arange(width, device=device)[None, :] >= pads[:, None]).long()
+    mask = torch.cat([torch.ones((batch, prefix_len), dtype=torch.long, device=device), suffix_mask], dim=1)
+    return cache, mask
+
+
+def _encode_padded(model, prefix_ids, suffix_rows, pad_id, prefix_cache) -> PromptState:
     device = next(model.parameters()).device
     batch = len(suffix_rows)
     if prefix_ids:
-        if prefix_cache is None:
-            prefix_cache = encode_prefix(model, prefix_ids)
         cache = _shallow_cache_copy(prefix_cache)
         cache.batch_repeat_interleave(batch)
         mask = torch.ones((batch, len(prefix_ids)), dtype=torch.long, device=device)
     else:
-        cache = make_growable(DynamicCache(config=model.config))
+        cache = _new_cache(model)
         mask = torch.zeros((batch, 0), dtype=torch.long, device=device)
     width = max(len(r) for r in suffix_rows)
     left_padded = [[pad_id] * (width - len(r)) + list(r) for r in suffix_rows]
@@ -157,11 +216,8 @@ def encode_batch(model, prefix_ids: list[int], suffix_rows: list[list[int]], pad
 
 def encode_prefix(model, prefix_ids: list[int]):
     """KV cache of a shared prefix, batch size 1 (computed once per prefix)."""
-    from transformers import DynamicCache
-
     device = next(model.parameters()).device
     ids = torch.tensor([prefix_ids], dtype=torch.long, device=device)
     with torch.no_grad():
-        out = model(input_ids=ids, past_key_values=make_growable(DynamicCache(config=model.config)), use_cache=True,
-                    logits_to_keep=1)
+        out = model(input_ids=ids, past_key_values=_new_cache(model), use_cache=True, logits_to_keep=1)
     return out.past_key_values

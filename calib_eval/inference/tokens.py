@@ -14,10 +14,15 @@ def bos_ids(tokenizer) -> list[int]:
 
 
 def prompt_ids(tokenizer, prefix: str, suffix: str) -> tuple[list[int], list[int]]:
-    """(shared prefix ids, per-item suffix ids); BOS goes on whichever comes first."""
-    prefix_ids = encode_text(tokenizer, prefix)
-    suffix_ids = encode_text(tokenizer, suffix)
+    """(shared prefix ids, per-item suffix ids); BOS goes on whichever comes first.
+
+    The split is kept only when it tokenizes exactly like the whole prompt
+    (as lm-eval and any plain HF call would); otherwise the item gets no
+    shared prefix, so a cached prefix never changes what the model reads.
+    """
     bos = bos_ids(tokenizer)
-    if prefix_ids:
-        return bos + prefix_ids, suffix_ids
-    return [], bos + suffix_ids
+    whole = encode_text(tokenizer, prefix + suffix)
+    prefix_ids = encode_text(tokenizer, prefix)
+    if prefix_ids and whole[: len(prefix_ids)] == prefix_ids:
+        return bos + prefix_ids, whole[len(prefix_ids):]
+    return [], bos + whole
