@@ -31,8 +31,12 @@ ORDER_HELP = (
 
 
 def query_context(prompt: str, answer: str) -> str:
-    """Kapoor et al.'s uncertainty query about ``answer`` (DESIGN.md s.2)."""
-    return f"{prompt}{answer}{UNCERTAINTY_QUERY}"
+    """Kapoor et al.'s uncertainty query about ``answer`` (DESIGN.md s.2).
+
+    Trailing whitespace of the answer is dropped, as the runner drops trailing
+    whitespace-only tokens, so both paths ask about the same text.
+    """
+    return f"{prompt}{answer.rstrip()}{UNCERTAINTY_QUERY}"
 
 
 @dataclass(eq=False)

@@ -73,6 +73,9 @@ def greedy_decode(state: PromptState, tokenizer, max_new_tokens: int, stop: tupl
             break
         state.forward([[int(t)] for t in next_ids], keep=True)
         appended += 1
+    for row in range(batch):  # " " before the stop is no part of the answer
+        while kept[row] and not tokenizer.decode(kept[row][-1:]).strip():
+            kept[row].pop(), logprobs[row].pop(), entropies[row].pop()
     state.mask_tail([len(k) for k in kept], appended)
     # last_logits would describe masked tail tokens for rows that stopped early;
     # a scorer must extend the state with its query before reading logits.

@@ -95,7 +95,7 @@ def _rescore_task(task, rows, config, loaded, adapters, console) -> Path:
         prefix, suffix = spec.build_prefix(ex, config.data_root), spec.build_suffix(ex)
         p_ids, s_ids = prompt_ids(tok, prefix, suffix)
         generation = Generation(ex, prefix + suffix, r["answer_raw"])
-        items.append((Graded(generation, r["correct"], "from file"), p_ids + s_ids, encode_text(tok, r["answer_raw"])))
+        items.append((Graded(generation, r["correct"], "from file"), p_ids + s_ids, encode_text(tok, r["answer_raw"].rstrip())))
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(items)}
     out_rows = []
     extra: dict = {}
