@@ -16,13 +16,17 @@ def bos_ids(tokenizer) -> list[int]:
 def prompt_ids(tokenizer, prefix: str, suffix: str) -> tuple[list[int], list[int]]:
     """(shared prefix ids, per-item suffix ids); BOS goes on whichever comes first.
 
-    The split is kept only when it tokenizes exactly like the whole prompt
-    (as lm-eval and any plain HF call would); otherwise the item gets no
-    shared prefix, so a cached prefix never changes what the model reads.
+    The prompt is always tokenized whole (as lm-eval and any plain HF call
+    would); the shared part is the longest run of leading tokens it has in
+    common with the prefix alone, so a cached prefix never changes what the
+    model reads even when BPE merges across the prefix/suffix boundary.
     """
     bos = bos_ids(tokenizer)
     whole = encode_text(tokenizer, prefix + suffix)
-    prefix_ids = encode_text(tokenizer, prefix)
-    if prefix_ids and whole[: len(prefix_ids)] == prefix_ids:
-        return bos + prefix_ids, whole[len(prefix_ids):]
-    return [], bos + whole
+    alone = encode_text(tokenizer, prefix)
+    common = 0
+    while common < min(len(alone), len(whole)) and alone[common] == whole[common]:
+        common += 1
+    if common == 0:
+        return [], bos + whole
+    return bos + whole[:common], whole[common:]

@@ -69,8 +69,9 @@ def _prepare(spec, examples, tokenizer, data_root):
         prefix = spec.build_prefix(ex, data_root)
         suffix = spec.build_suffix(ex)
         p_ids, s_ids = prompt_ids(tokenizer, prefix, suffix)
-        prefix_ids[prefix] = p_ids
-        prefixes.append(prefix)
+        key = tuple(p_ids)  # group by the tokens actually shared, not the text
+        prefix_ids[key] = p_ids
+        prefixes.append(key)
         suffix_ids.append(s_ids)
         prompts_text.append(prefix + suffix)
     return prefixes, prefix_ids, suffix_ids, prompts_text
@@ -85,8 +86,8 @@ def _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids, min_group: int
     for i in todo:
         if prefixes[i] and sizes[prefixes[i]] < min_group:
             suffix_ids[i] = prefix_ids[prefixes[i]] + suffix_ids[i]
-            prefixes[i] = ""
-    prefix_ids.setdefault("", [])
+            prefixes[i] = ()
+    prefix_ids.setdefault((), [])
 
 
 def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, shard: Shard = Shard()) -> Path | None:

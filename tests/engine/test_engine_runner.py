@@ -86,3 +86,28 @@ def test_data_parallel_shards_split_the_items_and_rank_zero_merges(tiny_model_di
     payload = read_results(path)
     assert payload["n"] == 5
     assert (payload["timings"]["items_resumed"], payload["timings"]["items_computed"]) == (2, 3)
+
+
+def test_items_sharing_a_few_shot_prefix_reuse_its_cache_and_match_solo_runs(tiny_model_dir, data_root, tmp_path,
+                                                                             monkeypatch):
+    """Three questions of one subject share the 5-shot header: cached once, same scores as without sharing."""
+    from functools import partial
+
+    import importlib
+
+    from calib_eval.data import load_dataset
+
+    runner_run = importlib.import_module("calib_eval.runner.run")  # the module, not the function it exports
+
+    same_subject = [e for e in load_dataset("mmlu", split="test", data_root=data_root)
+                    if e.metadata["subject"] == "anatomy"][:3]
+    monkeypatch.setattr(runner_run, "load_task_examples", lambda spec, limit, root: same_subject)
+    shared = run(_config(tiny_model_dir, data_root, tmp_path / "shared", limit=3))[0]
+    # now force every item to encode its header inline (no sharing)
+    monkeypatch.setattr(runner_run, "_unshare_small_groups", partial(runner_run._unshare_small_groups, min_group=99))
+    solo = run(_config(tiny_model_dir, data_root, tmp_path / "solo", limit=3))[0]
+    a = {r["id"]: r["scores"] for r in map(json.loads, (shared.parent / "items.jsonl").read_text().splitlines())}
+    b = {r["id"]: r["scores"] for r in map(json.loads, (solo.parent / "items.jsonl").read_text().splitlines())}
+    for item_id in a:
+        assert a[item_id]["zero_shot_classifier"] == pytest.approx(b[item_id]["zero_shot_classifier"], abs=1e-4)
+
