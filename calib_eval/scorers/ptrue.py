@@ -22,6 +22,14 @@ def continuation_logprob(state, prompt_ids: list[int], continuation_ids: list[in
     return logp.gather(2, target.expand(logp.shape[0], -1)[..., None]).squeeze(-1).sum(dim=1).tolist()
 
 
+def single_token_answers(tokenizer) -> tuple[int, int] | None:
+    """Ids of ` i` and ` ii` when each is one distinct token (real tokenizers), else None."""
+    no_ids, yes_ids = encode_text(tokenizer, prompts.QUERY_NO), encode_text(tokenizer, prompts.QUERY_YES)
+    if len(no_ids) == 1 and len(yes_ids) == 1 and no_ids != yes_ids:
+        return no_ids[0], yes_ids[0]
+    return None
+
+
 def query_yes_probability(state, tokenizer, query: str = prompts.UNCERTAINTY_QUERY) -> list[float]:
     """P(yes) after `query` for every row of `state` (state left unchanged).
 
@@ -31,12 +39,13 @@ def query_yes_probability(state, tokenizer, query: str = prompts.UNCERTAINTY_QUE
     full log-likelihood is used, exactly as lm-eval scores the same query.
     """
     query_ids = encode_text(tokenizer, query)
-    no_ids, yes_ids = encode_text(tokenizer, prompts.QUERY_NO), encode_text(tokenizer, prompts.QUERY_YES)
-    if len(no_ids) == 1 and len(yes_ids) == 1 and no_ids != yes_ids:
+    single = single_token_answers(tokenizer)
+    if single is not None:
         logits, _, lengths = state.forward([query_ids] * state.batch_size, keep=False)
         last = logits[torch.arange(state.batch_size), torch.tensor(lengths) - 1].float()  # (B, V)
-        pair = torch.stack([last[:, no_ids[0]], last[:, yes_ids[0]]], dim=1)  # (B, 2)
+        pair = torch.stack([last[:, single[0]], last[:, single[1]]], dim=1)  # (B, 2)
     else:
+        no_ids, yes_ids = encode_text(tokenizer, prompts.QUERY_NO), encode_text(tokenizer, prompts.QUERY_YES)
         pair = torch.tensor([continuation_logprob(state, query_ids, no_ids),
                              continuation_logprob(state, query_ids, yes_ids)]).T
     return torch.softmax(pair, dim=1)[:, 1].tolist()

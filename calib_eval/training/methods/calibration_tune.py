@@ -24,11 +24,14 @@ def choice_token_ids(tokenizer) -> tuple[int, int]:
     """Ids of ` i` and ` ii`; training reads them at one position, so each must be one distinct token."""
     from calib_eval.training.errors import TrainingError
 
-    no_ids, yes_ids = encode_text(tokenizer, prompts.QUERY_NO), encode_text(tokenizer, prompts.QUERY_YES)
-    if len(no_ids) != 1 or len(yes_ids) != 1 or no_ids == yes_ids:
+    from calib_eval.scorers.ptrue import single_token_answers
+
+    ids = single_token_answers(tokenizer)
+    if ids is None:
+        got = [encode_text(tokenizer, prompts.QUERY_NO), encode_text(tokenizer, prompts.QUERY_YES)]
         raise TrainingError(f"calibration-tune needs {prompts.QUERY_NO!r}/{prompts.QUERY_YES!r} to be single, "
-                            f"distinct tokens for this tokenizer (got {no_ids} / {yes_ids})")
-    return no_ids[0], yes_ids[0]
+                            f"distinct tokens for this tokenizer (got {got[0]} / {got[1]})")
+    return ids
 
 
 def calibration_loss(model, tokenizer, rows, cfg, device) -> torch.Tensor:
