@@ -29,13 +29,18 @@ def _stops(tokenizer, token_id: int, stop: tuple[str, ...], eos_ids: set[int]) -
 
 
 def greedy_decode(state: PromptState, tokenizer, max_new_tokens: int, stop: tuple[str, ...],
-                  sample_temperature: float | None = None, generator=None) -> DecodeResult:
+                  sample_temperature: float | None = None, generator=None,
+                  stop_after_text: bool = False) -> DecodeResult:
     """Decode up to max_new_tokens per row; the state keeps the kept answer tokens.
 
     With sample_temperature set it samples instead (same bookkeeping), which
     the sampling scorer uses. Afterwards the cache holds prompt+answer and the
     mask hides each row's stop token and anything after it, so extending the
     state with a query sees exactly prompt + answer.
+
+    ``stop_after_text`` ignores stop strings and forbids EOS until a row has
+    produced non-blank text (like ``min_new_tokens``): zero-shot, small chat
+    models often open with "\\n" or end at once, leaving the answer empty.
     """
     eos_ids = {i for i in [tokenizer.eos_token_id, *(_as_list(getattr(state.model.generation_config, "eos_token_id", None)))] if i is not None}
     batch = state.batch_size
@@ -48,6 +53,10 @@ def greedy_decode(state: PromptState, tokenizer, max_new_tokens: int, stop: tupl
     stop_cache: dict[int, bool] = {}
     for _ in range(max_new_tokens):
         logits = state.last_logits.float()
+        if stop_after_text and eos_ids:
+            blank_rows = [row for row in range(batch) if not done[row] and _blank(tokenizer, kept[row])]
+            if blank_rows:
+                logits[torch.tensor(blank_rows)[:, None], torch.tensor(sorted(eos_ids))[None, :]] = float("-inf")
         if sample_temperature:
             logits = logits / sample_temperature
         logp = torch.log_softmax(logits, dim=-1)
@@ -63,7 +72,7 @@ def greedy_decode(state: PromptState, tokenizer, max_new_tokens: int, stop: tupl
             tok = int(next_ids[row])
             if tok not in stop_cache:
                 stop_cache[tok] = _stops(tokenizer, tok, stop, eos_ids)
-            if stop_cache[tok]:
+            if stop_cache[tok] and not (stop_after_text and _blank(tokenizer, kept[row])):
                 done[row] = True
                 continue
             kept[row].append(tok)
@@ -82,6 +91,10 @@ def greedy_decode(state: PromptState, tokenizer, max_new_tokens: int, stop: tupl
     state.last_logits = None  # type: ignore[assignment]
     texts = [tokenizer.decode(k, skip_special_tokens=True) for k in kept]
     return DecodeResult(kept, texts, logprobs, entropies, first_logits)
+
+
+def _blank(tokenizer, token_ids: list[int]) -> bool:
+    return not tokenizer.decode(token_ids).strip()
 
 
 def _as_list(value) -> list:

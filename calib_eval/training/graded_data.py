@@ -2,8 +2,11 @@
 
 Kapoor et al. train on the model's zero-shot answers to a mix of QA sets
 (never MMLU, never an evaluation task), graded against the reference. Here:
-prompt ``"Question: {q}\\nAnswer:"`` (choices are NOT shown, like MMLU-OE),
-greedy decoding up to ``max_new_tokens`` stopping at a newline, graded with
+multiple-choice sources show their lettered options (:func:`prompts.mc_block`;
+without them "Which of these..." has no answer and a 135M model got 0 of 40
+ARC items right), the others ``"Question: {q}\\nAnswer:"``. Greedy decoding
+up to ``max_new_tokens`` stops at a newline once the answer has text (SmolLM2
+opened ~half its answers with "\\n" or EOS), graded with
 :func:`calib_eval.grading.grade`. Examples are drawn round-robin across the
 sources from a seeded shuffle, so ``max_examples`` is split evenly.
 
@@ -30,7 +33,7 @@ TRAIN_SPLITS = {"arc_challenge": "train", "strategy_qa": "train", "anli": "train
                 "commonsense_qa": "test", "openbookqa": "test"}
 FORBIDDEN = ("mmlu",)  # evaluation data is never trained on
 DEFAULT_CACHE = Path("~/.cache/calib-eval/graded").expanduser()
-PROMPT_VERSION = "question-answer-v1"  # bump when the answering prompt or grading changes
+PROMPT_VERSION = "question-answer-v2"  # bump when the answering prompt or grading changes
 
 
 @dataclass
@@ -99,6 +102,13 @@ def _read_cache(path: Path) -> dict[str, GradedExample]:
     return rows
 
 
+def training_question(example: Example) -> str:
+    """Lettered options for multiple-choice sources, the bare question otherwise."""
+    if example.answer_kind == "choice" and example.choices:
+        return prompts.mc_block(example)
+    return prompts.open_question(example)
+
+
 def answer_and_grade(loaded, examples: Sequence[Example], max_new_tokens: int = 32,
                      batch_size: int = 8) -> list[GradedExample]:
     """Greedy zero-shot answers for `examples`, graded (order kept)."""
@@ -107,12 +117,12 @@ def answer_and_grade(loaded, examples: Sequence[Example], max_new_tokens: int = 
     from calib_eval.inference.tokens import prompt_ids
 
     tok = loaded.tokenizer
-    texts = [prompts.open_question(ex) for ex in examples]
+    texts = [training_question(ex) for ex in examples]
     ids = [prompt_ids(tok, "", t)[1] for t in texts]
     out: list[GradedExample | None] = [None] * len(examples)
     for batch in length_sorted_batches([len(i) for i in ids], batch_size):
         state = encode_batch(loaded.model, [], [ids[i] for i in batch], tok.pad_token_id)
-        result = greedy_decode(state, tok, max_new_tokens, ("\n",))
+        result = greedy_decode(state, tok, max_new_tokens, ("\n",), stop_after_text=True)
         for row, i in enumerate(batch):
             ex, answer = examples[i], result.texts[row]
             correct, detail = grade(ex, answer) if answer.strip() else (False, "empty answer")

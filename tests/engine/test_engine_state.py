@@ -67,3 +67,30 @@ def test_forward_without_keep_leaves_the_state_unchanged(tiny_lm):
     before = (state.mask.clone(), state.cache.get_seq_length())
     state.forward([[1, 2, 3]] * 3, keep=False)
     assert torch.equal(state.mask, before[0]) and state.cache.get_seq_length() == before[1]
+
+
+def test_stop_after_text_forbids_eos_until_there_is_text(tiny_lm):
+    """A model that wants to end at once answers empty, unless stops wait for text (like min_new_tokens)."""
+    model, tok = tiny_lm
+    assert tok.eos_token_id is not None
+    prefix, suffixes = _ids(tok)
+    word = encode_text(tok, " Paris")[0]
+    assert tok.decode([word]).strip()
+
+    def boost(_module, _inputs, logits):  # EOS first choice everywhere, a word second
+        logits = logits.clone()
+        logits[..., tok.eos_token_id] += 1e4
+        logits[..., word] += 5e3
+        return logits
+
+    handle = model.lm_head.register_forward_hook(boost)
+    try:
+        plain = greedy_decode(encode_batch(model, prefix, suffixes, tok.pad_token_id), tok, 6, ("\n",))
+        waited = greedy_decode(encode_batch(model, prefix, suffixes, tok.pad_token_id), tok, 6, ("\n",),
+                               stop_after_text=True)
+    finally:
+        handle.remove()
+    assert plain.token_ids == [[], [], []]
+    # EOS is masked while the answer is blank; once it has text, EOS ends it as usual
+    assert waited.token_ids == [[word]] * 3
+    assert all(lp[0] > -1e-3 for lp in waited.logprobs)  # log p from the masked distribution

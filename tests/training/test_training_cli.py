@@ -77,3 +77,15 @@ def test_apply_card_temperature():
     assert apply_card_temperature([0.9, 0.2], {"temperature": None}) == [0.9, 0.2]
     soft = apply_card_temperature([0.9, 0.2], {"temperature": 2.0})
     assert 0.5 < soft[0] < 0.9 and 0.2 < soft[1] < 0.5
+
+
+def test_training_question_shows_options_of_choice_sources_only():
+    from calib_eval.training.graded_data import training_question
+    from calib_eval.types import Example
+
+    mc = Example("arc/1", "arc_challenge", "Which of these conducts electricity?", choices=("wood", "copper"),
+                 answer_index=1, answer_kind="choice")
+    yesno = Example("boolq/1", "boolq", "Is the sun a star?", choices=("yes", "no"), answer_index=0,
+                    answer_kind="yesno", references=("yes",))
+    assert training_question(mc) == "Question: Which of these conducts electricity?\nA. wood\nB. copper\nAnswer:"
+    assert training_question(yesno) == "Question: Is the sun a star?\nAnswer:"
