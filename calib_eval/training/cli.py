@@ -100,7 +100,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     console = Console()
     folder = train(cfg, console=console)
     console.print(f"adapter written to {folder}  (use: --adapter <scorer>={folder})")
+    for line in heldout_summary(folder):
+        console.print(line)
     return 0
+
+
+def heldout_summary(folder) -> list[str]:
+    """Readable lines for the card's held-out metrics (and baseline comparisons)."""
+    import json
+    from pathlib import Path
+
+    card = json.loads((Path(folder) / "calib_card.json").read_text())
+    metrics = card.get("heldout_metrics") or {}
+    if "auroc" not in metrics:
+        return []
+
+    def fmt(m: dict) -> str:
+        return ", ".join(f"{k} {m[k]:.3f}" for k in ("accuracy", "auroc", "ece", "brier") if k in m)
+
+    lines = [f"held-out ({metrics['n']} items): {card['scorer']}: {fmt(metrics)}"]
+    for name, base in (metrics.get("baselines") or {}).items():
+        gain = base["auroc_gain"]
+        lines.append(f"  untrained {name}: {fmt(base)}; AUROC gain {gain['estimate']:+.3f} "
+                     f"(95% CI {gain['low']:+.3f} .. {gain['high']:+.3f})")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,3 +76,57 @@ def test_divergence_zero_while_lora_is_zero(make_loaded, graded_rows):
                 p.normal_(0, 0.5)
     logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits
     assert float(answer_divergence(model, batch, logits, "js")) > 1e-6
+
+
+def test_card_compares_with_untrained_scorers(make_loaded, graded_rows, tmp_path):
+    """The card's baselines are what the runner's untrained scorers give on the same held-out items."""
+    from calib_eval.metrics import roc_auc
+    from calib_eval.scorers import get_scorer
+    from calib_eval.training.cli import heldout_summary
+    from calib_eval.training.graded_data import split_holdout
+
+    cfg = small_cfg("calibration-tune", tmp_path / "ct", holdout_fraction=0.5)
+    folder = train(cfg, loaded=make_loaded(), graded=graded_rows)
+    metrics = json.loads((folder / "calib_card.json").read_text())["heldout_metrics"]
+    _, holdout = split_holdout(graded_rows, cfg.holdout_fraction, cfg.seed)
+    correct = [g.correct for g in holdout]
+    assert 0 < sum(correct) < len(correct)
+    batch = scoring_batch(make_loaded(), holdout, None)
+    for name in ("zero_shot_classifier", "perplexity"):
+        want = roc_auc(get_scorer(name)().score(batch), correct)
+        got = metrics["baselines"][name]
+        assert got["auroc"] == pytest.approx(want, abs=1e-6)
+        gain = got["auroc_gain"]
+        assert gain["estimate"] == pytest.approx(metrics["auroc"] - want, abs=1e-6)
+        assert gain["low"] <= gain["estimate"] <= gain["high"]
+    assert "ece" in metrics["baselines"]["zero_shot_classifier"]
+    assert "ece" not in metrics["baselines"]["perplexity"]  # a likelihood is no probability
+    lines = heldout_summary(folder)
+    assert len(lines) == 3 and "AUROC gain" in lines[1]
+
+
+def test_kept_positions_loss_equals_full_logits_loss(make_loaded, graded_rows):
+    """Projecting only the positions the loss reads changes the cost, not the loss."""
+    from calib_eval.training import losses
+    from calib_eval.training.config import CalibrationTuneConfig
+    from calib_eval.training.lora import add_lora
+    from calib_eval.training.methods.calibration_tune import answer_divergence, calibration_loss, choice_token_ids
+    from calib_eval.training.sequences import at_last, collate, query_seq
+
+    loaded = make_loaded()
+    cfg = CalibrationTuneConfig(output="x", divergence_weight=0.7)
+    model = add_lora(loaded.model, cfg)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.5)
+    model.eval()
+    rows = graded_rows[:5]
+    batch = collate([query_seq(g, tokenizer=loaded.tokenizer) for g in rows], loaded.tokenizer.pad_token_id, "cpu")
+    with torch.no_grad():
+        full = model(input_ids=batch.ids, attention_mask=batch.mask).logits
+        no_id, yes_id = choice_token_ids(loaded.tokenizer)
+        want = losses.two_way_query_ce(at_last(full, batch.last), no_id, yes_id, batch.labels) \
+            + 0.7 * answer_divergence(model, batch, full, "js")
+        got = calibration_loss(model, loaded.tokenizer, rows, cfg, "cpu")
+    assert float(got) == pytest.approx(float(want), rel=1e-5)

@@ -40,3 +40,28 @@ def query_hidden(model, tokenizer, rows, batch_size: int = 8) -> torch.Tensor:
                                  tokenizer.pad_token_id)
             feats.append(query_features(state, tokenizer).float().cpu())
     return torch.cat(feats) if feats else torch.zeros((0, 0))
+
+
+def likelihood_and_p_yes(model, tokenizer, rows, batch_size: int = 8) -> tuple[list[float], list[float]]:
+    """(answer likelihood, query P(yes)) per row, the perplexity and P(True) scorers' values.
+
+    The prompt, the costly part, is encoded once: the answer is read by
+    teacher forcing, then kept in the cache for the query.
+    """
+    from calib_eval.inference.state import answer_step_logits
+    from calib_eval.scorers.ptrue import query_yes_probability
+
+    likelihood: list[float] = []
+    p_yes: list[float] = []
+    with torch.no_grad():
+        for chunk in _batches(rows, batch_size):
+            answers = [list(g.answer_ids) for g in chunk]
+            state = encode_batch(model, [], [list(g.prompt_ids) for g in chunk], tokenizer.pad_token_id)
+            for step, answer in zip(answer_step_logits(state, answers), answers):
+                # as the scorer: an empty answer has no likelihood to speak of
+                logp = torch.log_softmax(step, dim=-1).gather(1, torch.tensor(answer)[:, None]) if answer else None
+                likelihood.append(float(logp.mean().exp()) if answer else 0.0)
+            if any(answers):
+                state.forward(answers, keep=True)
+            p_yes += query_yes_probability(state, tokenizer)
+    return likelihood, p_yes
