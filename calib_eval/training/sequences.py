@@ -70,3 +70,20 @@ def collate(rows: list[Seq], pad_id: int, device) -> Collated:
 def at_last(tensor: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
     """(B, L, X) -> (B, X) at each row's last real token."""
     return tensor[torch.arange(tensor.shape[0], device=tensor.device), last]
+
+
+def span_positions(batch: Collated) -> torch.Tensor:
+    """Sorted positions whose next-token prediction falls in some row's span."""
+    return batch.span_mask.any(dim=0).nonzero().squeeze(1)
+
+
+def span_logits(model, batch: Collated) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits, targets, mask), each (B, P, ...), at the span positions only.
+
+    The vocabulary projection is about a fifth of a 135M model's compute and
+    its (B, L, V) output the largest tensor of a step: losses that read only
+    the answer span should not pay for every position.
+    """
+    positions = span_positions(batch)
+    logits = model(input_ids=batch.ids, attention_mask=batch.mask, logits_to_keep=positions).logits
+    return logits, batch.targets[:, positions], batch.span_mask[:, positions]

@@ -63,3 +63,22 @@ def test_ua_clm_loss_empty_mask_is_zero_and_grad_finite():
     loss = losses.ua_clm_loss(logits, torch.zeros(2, 3, dtype=torch.long), torch.ones(2, 3), ce_weight=1.0)
     loss.backward()
     assert torch.isfinite(logits.grad).all()
+
+
+def test_span_logits_equal_the_full_projection_at_the_span(make_loaded, graded_rows):
+    """Losses read the same numbers whether every position or only the span is projected."""
+    from calib_eval.training.methods.ua_clm import reference_seq
+    from calib_eval.training.sequences import collate, span_logits
+
+    loaded = make_loaded()
+    batch = collate([reference_seq(g, loaded.tokenizer) for g in graded_rows[:5]], loaded.tokenizer.pad_token_id,
+                    "cpu")
+    with torch.no_grad():
+        full = loaded.model(input_ids=batch.ids, attention_mask=batch.mask).logits[:, :-1]
+        logits, targets, mask = span_logits(loaded.model, batch)
+    want = losses.ua_clm_loss(full, batch.targets, batch.span_mask)
+    got = losses.ua_clm_loss(logits, targets, mask)
+    assert float(got) == pytest.approx(float(want), rel=1e-5)
+    assert float(losses.masked_lm_ce(logits, targets, mask)) == pytest.approx(
+        float(losses.masked_lm_ce(full, batch.targets, batch.span_mask)), rel=1e-5)
+    assert int(mask.sum()) == int(batch.span_mask.sum()) and logits.shape[1] < full.shape[1]

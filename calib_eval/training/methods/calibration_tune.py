@@ -18,7 +18,7 @@ from calib_eval.training.lora import train_lora
 from calib_eval.training.methods.base import TRAINERS, TrainContext, TrainOutcome, final_loss, holdout_metrics
 from calib_eval.training.methods.baselines import compare_to_baselines, untrained_scores
 from calib_eval.training.methods.readout import query_p_yes
-from calib_eval.training.sequences import at_last, collate, query_seq
+from calib_eval.training.sequences import collate, query_seq, span_positions
 
 
 def choice_token_ids(tokenizer) -> tuple[int, int]:
@@ -39,8 +39,8 @@ def calibration_loss(model, tokenizer, rows, cfg, device) -> torch.Tensor:
     no_id, yes_id = choice_token_ids(tokenizer)
     batch = collate([query_seq(g, tokenizer=tokenizer) for g in rows], tokenizer.pad_token_id, device)
     regularised = cfg.divergence != "none" and cfg.divergence_weight > 0
-    # the vocabulary projection is ~a fifth of a 135M model's compute: only the
-    # positions the loss reads (each row's last token, the answer span) get logits
+    # only the positions the loss reads get logits (see sequences.span_logits):
+    # each row's last token, and the answer span for the regulariser
     keep = loss_positions(batch, regularised)
     logits = model(input_ids=batch.ids, attention_mask=batch.mask, logits_to_keep=keep).logits  # (B, K, V)
     column = torch.full((batch.ids.shape[1],), -1, dtype=torch.long, device=keep.device)
@@ -52,11 +52,6 @@ def calibration_loss(model, tokenizer, rows, cfg, device) -> torch.Tensor:
         loss = loss + cfg.divergence_weight * answer_divergence(model, batch, logits[:, span_cols], cfg.divergence,
                                                                 positions=span_positions(batch))
     return loss
-
-
-def span_positions(batch) -> torch.Tensor:
-    """Positions that predict some row's answer token (sorted)."""
-    return batch.span_mask.any(dim=0).nonzero().squeeze(1)
 
 
 def loss_positions(batch, regularised: bool) -> torch.Tensor:

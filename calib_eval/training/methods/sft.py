@@ -29,7 +29,7 @@ from calib_eval.training import losses
 from calib_eval.training.config import MultitaskSftConfig, PairwiseSftConfig, VerbalizedSftConfig
 from calib_eval.training.lora import add_lora
 from calib_eval.training.methods.base import TRAINERS, TrainContext, TrainOutcome, final_loss
-from calib_eval.training.sequences import Seq, collate, target_seq, text_prompt_ids
+from calib_eval.training.sequences import Seq, collate, span_logits, target_seq, text_prompt_ids
 from calib_eval.training.trainer import train_loop
 
 
@@ -74,8 +74,8 @@ def pairwise_seqs(rows, tokenizer, n_pairs: int, seed: int) -> list[Seq]:
 
 def sft_loss(model, tokenizer, seqs, device) -> torch.Tensor:
     batch = collate(seqs, tokenizer.pad_token_id, device)
-    logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits[:, :-1]
-    return losses.masked_lm_ce(logits, batch.targets, batch.span_mask)
+    logits, targets, mask = span_logits(model, batch)
+    return losses.masked_lm_ce(logits, targets, mask)
 
 
 class _Sft:

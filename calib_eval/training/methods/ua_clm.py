@@ -15,7 +15,7 @@ from calib_eval.training import losses
 from calib_eval.training.config import UaClmConfig
 from calib_eval.training.lora import train_lora
 from calib_eval.training.methods.base import TRAINERS, TrainContext, TrainOutcome, final_loss
-from calib_eval.training.sequences import collate, target_seq
+from calib_eval.training.sequences import collate, span_logits, target_seq
 
 
 def reference_seq(g, tokenizer):
@@ -24,8 +24,8 @@ def reference_seq(g, tokenizer):
 
 def ua_clm_batch_loss(model, tokenizer, rows, cfg, device) -> torch.Tensor:
     batch = collate([reference_seq(g, tokenizer) for g in rows], tokenizer.pad_token_id, device)
-    logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits[:, :-1]  # (B, L-1, V)
-    return losses.ua_clm_loss(logits, batch.targets, batch.span_mask, cfg.ce_weight, cfg.p_source)
+    logits, targets, mask = span_logits(model, batch)
+    return losses.ua_clm_loss(logits, targets, mask, cfg.ce_weight, cfg.p_source)
 
 
 @TRAINERS.register("ua-clm")
