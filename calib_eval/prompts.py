@@ -25,6 +25,8 @@ PAIRWISE_QUERY = (
     "Here are two questions.\nQuestion 1: {first}\nQuestion 2: {second}\n"
     "Which of the two questions are you more likely to answer correctly? Reply 1 or 2.\nAnswer:"
 )
+# The two replies to PAIRWISE_QUERY, as pairwise-sft's targets spell them.
+PAIRWISE_FIRST, PAIRWISE_SECOND = " 1", " 2"
 
 
 def _subject_title(subject: str) -> str:

@@ -97,3 +97,25 @@ def read_results(path: str | Path) -> dict:
     if missing:
         raise DataError(f"{path} lacks required fields: {', '.join(missing)}")
     return payload
+
+
+def read_items(path: str | Path, required: tuple[str, ...] = ("id", "correct")) -> list[dict]:
+    """Per-item rows of a finished run (items.jsonl); a bad line is named by file and number."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"items file not found: {path}")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        missing = [k for k in required if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise DataError(f"{path}:{number}: missing {', '.join(missing)}")
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{path} holds no items")
+    return rows

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from calib_eval.errors import DataError
 from calib_eval.leaderboard import history, publish, render_html, render_markdown
-from calib_eval.leaderboard.ingest import Loaded, Replacement, discover, load_file, merge_rows
+from calib_eval.leaderboard.ingest import Loaded, NotResultsFile, Replacement, discover, load_file, merge_rows
 from calib_eval.leaderboard.plot_files import PLOTS_DIR, plot_paths
 from calib_eval.leaderboard.records import Row
 from calib_eval.leaderboard.table import build_tables
@@ -68,6 +68,8 @@ def _load_all(paths: list[Path], report: BuildReport, seen: set[str], in_history
     for path in paths:
         try:
             item = load_file(path, stored_as=path.name if in_history else None)
+        except NotResultsFile:
+            continue  # e.g. pairwise.json beside a run's results.json
         except DataError as exc:
             report.skipped.append((path, str(exc)))
             continue

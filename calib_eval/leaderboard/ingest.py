@@ -10,7 +10,15 @@ from calib_eval.errors import DataError
 from calib_eval.leaderboard import from_results, lmeval
 from calib_eval.leaderboard.history import history_name
 from calib_eval.leaderboard.records import Row
+from calib_eval.pairwise.report import KIND as PAIRWISE_KIND
 from calib_eval.results import read_results
+
+# Files calib-eval writes beside results.json that are not results (`calib-eval pairwise`).
+OTHER_KINDS = (PAIRWISE_KIND,)
+
+
+class NotResultsFile(DataError):
+    """A calib-eval file of another kind inside a results folder: not an input, not a problem."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ def load_file(path: Path, stored_as: str | None = None) -> Loaded:
         payload = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"corrupt results file {path}: {exc}") from None
+    if isinstance(payload, dict) and payload.get("kind") in OTHER_KINDS:
+        raise NotResultsFile(f"{path} is a {payload['kind']} file, not results")
     if not lmeval.looks_like_lmeval(payload):
         payload = read_results(path)  # validates kind, schema_version, required fields
     try:

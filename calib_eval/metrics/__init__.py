@@ -21,6 +21,7 @@ from calib_eval.metrics.calibration_map import (
     fit_platt,
     fit_temperature,
 )
+from calib_eval.metrics.pairwise import pairwise_accuracy, win_rates
 from calib_eval.metrics.ranking import roc_auc
 from calib_eval.metrics.scoring import accuracy, brier_score, brier_score_loss
 from calib_eval.metrics.selective import RiskCoverageCurve, aurc, risk_coverage_curve, selective_accuracy
@@ -45,9 +46,11 @@ __all__ = [
     "fit_platt",
     "fit_temperature",
     "paired_bootstrap_diff",
+    "pairwise_accuracy",
     "reliability_curve",
     "risk_coverage_curve",
     "roc_auc",
     "selective_accuracy",
     "summarize",
+    "win_rates",
 ]

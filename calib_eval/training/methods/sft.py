@@ -68,7 +68,7 @@ def pairwise_seqs(rows, tokenizer, n_pairs: int, seed: int) -> list[Seq]:
         text = prompts.PAIRWISE_QUERY.format(first=q1.example.get("question", q1.prompt),
                                              second=q2.example.get("question", q2.prompt))
         seqs.append(target_seq(text_prompt_ids(tokenizer, text),
-                               encode_text(tokenizer, " 1" if first_right else " 2")))
+                               encode_text(tokenizer, prompts.PAIRWISE_FIRST if first_right else prompts.PAIRWISE_SECOND)))
     return seqs
 
 
