@@ -67,8 +67,8 @@ def pairwise_seqs(rows, tokenizer, n_pairs: int, seed: int) -> list[Seq]:
         q1, q2 = (a, b) if first_right else (b, a)
         text = prompts.PAIRWISE_QUERY.format(first=q1.example.get("question", q1.prompt),
                                              second=q2.example.get("question", q2.prompt))
-        seqs.append(target_seq(text_prompt_ids(tokenizer, text),
-                               encode_text(tokenizer, prompts.PAIRWISE_FIRST if first_right else prompts.PAIRWISE_SECOND)))
+        reply = prompts.PAIRWISE_FIRST if first_right else prompts.PAIRWISE_SECOND
+        seqs.append(target_seq(text_prompt_ids(tokenizer, text), encode_text(tokenizer, reply)))
     return seqs
 
 
