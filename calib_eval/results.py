@@ -99,23 +99,30 @@ def read_results(path: str | Path) -> dict:
     return payload
 
 
-def read_items(path: str | Path, required: tuple[str, ...] = ("id", "correct")) -> list[dict]:
-    """Per-item rows of a finished run (items.jsonl); a bad line is named by file and number."""
+def read_jsonl(path: str | Path, what: str = "rows"):
+    """(line number, row) of a JSONL file; missing file, bad JSON (file:line) or no rows is a DataError."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"items file not found: {path}")
+        raise DataError(f"{what} file not found: {path}")
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    if not rows:
+        raise DataError(f"{path} holds no {what}")
+    return rows
+
+
+def read_items(path: str | Path, required: tuple[str, ...] = ("id", "correct")) -> list[dict]:
+    """Per-item rows of a finished run (items.jsonl); a bad line is named by file and number."""
+    rows = []
+    for number, row in read_jsonl(path, "items"):
         missing = [k for k in required if not isinstance(row, dict) or k not in row]
         if missing:
             raise DataError(f"{path}:{number}: missing {', '.join(missing)}")
         rows.append(row)
-    if not rows:
-        raise DataError(f"{path} holds no items")
     return rows

@@ -8,6 +8,7 @@ import numpy as np
 
 from calib_eval.metrics import UndefinedMetricWarning, bootstrap_ci, pairwise_accuracy, roc_auc, summarize, win_rates
 from calib_eval.pairwise.pairs import Pair
+from calib_eval.runner.report import format_entry
 
 KIND = "calib-eval-pairwise"
 SCHEMA_VERSION = 1
@@ -52,14 +53,6 @@ def verbalized_summary(rows: Sequence[dict], n_bins: int = 10, bootstrap: int = 
     return {"n": out["n"], "ece": out["ece"], "auroc": out["auroc"]}
 
 
-def _fmt(entry: dict | None) -> str:
-    if entry is None:
-        return "-"
-    if entry["low"] is None or entry["estimate"] != entry["estimate"]:
-        return f"{entry['estimate']:.3f}"
-    return f"{entry['estimate']:.3f} [{entry['low']:.2f}, {entry['high']:.2f}]"
-
-
 def render_table(payload: dict):
     from rich.table import Table
 
@@ -69,13 +62,13 @@ def render_table(payload: dict):
     table.add_column("value (95% CI)")
     table.add_row("pairs (correct vs incorrect)", f"{payload['n_pairs']} from {payload['n_items']} items "
                   f"({payload['n_correct']} correct)")
-    table.add_row("pairwise accuracy", _fmt(payload["pairwise_accuracy"]))
+    table.add_row("pairwise accuracy", format_entry(payload["pairwise_accuracy"]))
     table.add_row("replies '1'", f"{payload['picks_first']:.3f} (question 1 is correct in half the pairs)")
-    table.add_row("win-rate AUROC", _fmt(payload["win_rate_auroc"]))
+    table.add_row("win-rate AUROC", format_entry(payload["win_rate_auroc"]))
     verbalized = payload["verbalized"]
     if verbalized is None:
         table.add_row("verbalized ECE / AUROC", "absent: the items have no `verbalized` score")
     else:
-        table.add_row(f"verbalized ECE (n={verbalized['n']})", _fmt(verbalized["ece"]))
-        table.add_row(f"verbalized AUROC (n={verbalized['n']})", _fmt(verbalized["auroc"]))
+        table.add_row(f"verbalized ECE (n={verbalized['n']})", format_entry(verbalized["ece"]))
+        table.add_row(f"verbalized AUROC (n={verbalized['n']})", format_entry(verbalized["auroc"]))
     return table

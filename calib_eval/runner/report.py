@@ -100,7 +100,8 @@ def _adapter_identity(adapters, name: str):
             "base_fingerprint": card.get("base_fingerprint")}
 
 
-def _fmt(entry) -> str:
+def format_entry(entry) -> str:
+    """'0.123 [0.10, 0.15]' for a summary entry (estimate + CI), '-' when absent."""
     if entry is None:
         return "-"
     if entry["low"] is None or entry["estimate"] != entry["estimate"]:
@@ -113,10 +114,10 @@ def render_table(payload: dict):
 
     acc = payload["accuracy"]
     empty = f" | {payload['empty_answers']} empty" if payload.get("empty_answers") else ""
-    table = Table(title=f"{payload['task']} | {payload['model']['name']} | n={payload['n']} | acc {_fmt(acc)}{empty}")
+    table = Table(title=f"{payload['task']} | {payload['model']['name']} | n={payload['n']} | acc {format_entry(acc)}{empty}")
     table.add_column("scorer", no_wrap=True)
     for column in ("ECE", "AUROC", "Brier", "AURC", "ECE from"):
         table.add_column(column)
     for name, e in payload["scorers"].items():
-        table.add_row(name, _fmt(e["ece"]), _fmt(e["auroc"]), _fmt(e["brier"]), _fmt(e["aurc"]), e["calibration"])
+        table.add_row(name, format_entry(e["ece"]), format_entry(e["auroc"]), format_entry(e["brier"]), format_entry(e["aurc"]), e["calibration"])
     return table

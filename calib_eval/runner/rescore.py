@@ -17,7 +17,7 @@ from rich.console import Console
 from calib_eval.errors import DataError
 from calib_eval.inference.batching import length_sorted_batches
 from calib_eval.inference.tokens import encode_text, prompt_ids
-from calib_eval.results import write_json_atomic, write_jsonl_atomic
+from calib_eval.results import read_jsonl, write_json_atomic, write_jsonl_atomic
 from calib_eval.runner.config import RunConfig
 from calib_eval.runner.report import build_payload, render_table
 from calib_eval.runner.run import resolve_scorers
@@ -30,21 +30,9 @@ _SAMPLES = re.compile(r"samples_(?P<task>.+?)_\d{4}-\d{2}-\d{2}T.*\.jsonl$")
 
 def read_generations(path: Path) -> list[dict]:
     """Rows with id, task, answer_raw, correct from either file format."""
-    if not path.is_file():
-        raise DataError(f"generations file not found: {path}")
-    rows = []
     lmeval_task = (m.group("task") if (m := _SAMPLES.search(path.name)) else None)
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        rows.append(_from_lmeval(raw, lmeval_task, path, number) if lmeval_task else _from_ours(raw, path, number))
-    if not rows:
-        raise DataError(f"{path} holds no generations")
-    return rows
+    return [_from_lmeval(raw, lmeval_task, path, number) if lmeval_task else _from_ours(raw, path, number)
+            for number, raw in read_jsonl(path, "generations")]
 
 
 def _from_ours(raw: dict, path: Path, number: int) -> dict:
