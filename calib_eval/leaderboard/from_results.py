@@ -54,6 +54,7 @@ def _scorer_row(name: str, entry: dict, common: dict) -> Row:
         is_probability=bool(entry.get("is_probability", True)),
         calibration=str(entry.get("calibration") or "none"),
         reliability=Bins.parse(entry.get("reliability")),
+        note=str(entry.get("note") or ""),
         **common,
     )
 

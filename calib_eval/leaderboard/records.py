@@ -104,6 +104,7 @@ class Row:
     source: str  # file name in the leaderboard's results/ history
     adapter_method: str | None = None
     reliability: Bins | None = None
+    note: str = ""  # why a metric is missing (e.g. one-class AUROC), as the results file says
 
     @property
     def key(self) -> tuple[str, str, str, str]:

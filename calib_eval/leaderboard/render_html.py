@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 from calib_eval.leaderboard.plot_files import PlotPaths
 from calib_eval.leaderboard.records import NO_ADAPTER, Row
-from calib_eval.leaderboard.table import METRICS, TaskTable, format_estimate, metric_value, raw_score_notes
+from calib_eval.leaderboard.table import (METRICS, TaskTable, format_estimate, metric_value, raw_score_notes,
+                                         scorer_notes)
 
 _CSS = """
 body{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -94,6 +95,8 @@ _JS = r"""
     const notes = data.notes.filter(n => !task || n.task === task).map(n => n.task + ": " + n.text);
     document.getElementById("notes").textContent = notes.length ?
       "\u2020 Raw score (is_probability false): ECE and Brier follow a calibration map fitted on held-out items \u2014 " + notes.join("; ") : "";
+    const scorerNotes = data.scorer_notes.filter(n => !task || n.task === task).map(n => n.task + ": " + n.text);
+    document.getElementById("scorer-notes").textContent = scorerNotes.length ? "Notes \u2014 " + scorerNotes.join("; ") : "";
   }
   const head = document.getElementById("head");
   cols.forEach(([key, label]) => { const th = el("th", label); th.dataset.key = key;
@@ -126,6 +129,7 @@ _PAGE = """<!DOCTYPE html>
 Highlighted: best within the task. Click a column header to sort.</p>
 <table><thead><tr id="head"></tr></thead><tbody id="rows"></tbody></table>
 <p class="note" id="notes"></p>
+<p class="note" id="scorer-notes"></p>
 <noscript><p>This page needs JavaScript for its table; README.md holds the same tables.</p></noscript>
 <div class="gallery" id="gallery"></div>
 </main>
@@ -155,6 +159,7 @@ def page_data(tables: list[TaskTable], plots: PlotPaths) -> dict:
         "scorers": sorted({r["scorer"] for r in rows}),
         "scatter": {task: quote(path, safe="/") for task, path in plots.scatter.items()},
         "notes": [{"task": t.task, "text": n} for t in tables for n in raw_score_notes(t.rows)],
+        "scorer_notes": [{"task": t.task, "text": n} for t in tables for n in scorer_notes(t.rows)],
     }
 
 

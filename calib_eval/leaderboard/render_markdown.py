@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from calib_eval.leaderboard.plot_files import PlotPaths
 from calib_eval.leaderboard.records import NO_ADAPTER, Row
-from calib_eval.leaderboard.table import TaskTable, format_estimate, raw_score_notes
+from calib_eval.leaderboard.table import TaskTable, format_estimate, raw_score_notes, scorer_notes
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 COLUMNS = ("model", "adapter", "scorer", "accuracy", "ECE", "AUROC", "Brier", "n", "hardware", "date", "diagram")
@@ -47,6 +47,8 @@ def _task_section(table: TaskTable, plots: PlotPaths) -> str:
         lines.append("\n† Raw score (is_probability false): ECE and Brier are computed after a calibration "
                      "map fitted on held-out items, as the results record: "
                      + "; ".join(escape(n) for n in notes) + ".")
+    for note in scorer_notes(table.rows):
+        lines.append(f"\nNote: {escape(note)}.")
     lines.append(_diagrams(table, plots))
     return "\n".join(lines) + "\n"
 

@@ -61,6 +61,11 @@ def raw_score_notes(rows: list[Row] | tuple[Row, ...]) -> list[str]:
     return sorted(notes)
 
 
+def scorer_notes(rows: list[Row] | tuple[Row, ...]) -> list[str]:
+    """'model / scorer: note' for rows whose results explain a missing metric."""
+    return sorted({f"{r.model} / {r.scorer}: {r.note}" for r in rows if r.note})
+
+
 def metric_value(row: Row, metric: str) -> float | None:
     """The point estimate, or None when missing/NaN (so it is never 'best')."""
     estimate = getattr(row, metric)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from calib_eval.leaderboard.plot_files import plot_paths
 from calib_eval.leaderboard.records import Bins, Estimate, Row
 from calib_eval.leaderboard.render_markdown import escape, render_markdown
-from calib_eval.leaderboard.table import best_marks, build_tables, format_estimate, raw_score_notes
+from calib_eval.leaderboard.table import best_marks, build_tables, format_estimate, raw_score_notes, scorer_notes
 
 
 def row(scorer, task="t", ece=None, auroc=None, brier=None, acc=None, model="m", is_probability=True, **kw):
@@ -62,3 +62,19 @@ def test_bins_fold_metrics_point_bin():
                        "accuracy": [0.1, 0.5, 1.0], "count": [4, 3, 1]})
     assert bins.count == (4, 4) and abs(bins.accuracy[1] - (0.5 * 3 + 1.0) / 4) < 1e-12
     assert Bins.parse({"bin_edges": [0, 1], "mean_confidence": [], "accuracy": [], "count": []}) is None
+
+
+def test_a_results_note_reaches_both_pages():
+    """A missing AUROC is explained where people look, not silently shown as '-'."""
+    from calib_eval.leaderboard.from_results import _scorer_row
+    from calib_eval.leaderboard.render_html import page_data
+
+    note = "AUROC undefined: all 50 items are wrong"
+    parsed = _scorer_row("perplexity", {"note": note, "is_probability": False}, dict(
+        model="m", task="t", accuracy=None, n=50, hardware="cpu", created="2026-01-01T00:00:00+00:00",
+        package_version="0.1.0", origin="calib-eval", source="s"))
+    assert parsed.note == note
+    tables = build_tables([parsed, row("p_true", ece=0.05, auroc=0.7)])
+    assert scorer_notes(tables[0].rows) == [f"m / perplexity: {note}"]
+    assert f"Note: m / perplexity: {note}." in render_markdown(tables, plot_paths(tables), sources=1)
+    assert page_data(tables, plot_paths(tables))["scorer_notes"] == [{"task": "t", "text": f"m / perplexity: {note}"}]
