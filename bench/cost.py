@@ -2,6 +2,7 @@
 
     python bench/cost.py                       # default model, 16 MMLU-OE items, batch 8
     python bench/cost.py --items 64 --batch-sizes 1,4,8,16
+    python bench/cost.py --adapter lora_prompt=adapters/smollm2/calibration-tune   # + the LoRA+Prompt scorer
 
 Prints markdown tables (machine named) and replaces the "cost" section of
 bench/RESULTS.md. Numbers are from one run on a shared machine: read the
@@ -15,8 +16,10 @@ import resource
 import time
 from pathlib import Path
 
+from calib_eval import prompts
+from calib_eval.adapters import AdapterSet
 from calib_eval.inference.batching import length_sorted_batches
-from calib_eval.inference.tokens import prompt_ids
+from calib_eval.inference.tokens import encode_text, prompt_ids
 from calib_eval.models import load_model
 from calib_eval.runner.batch_work import answer_generate
 from calib_eval.inference.state import encode_batch
@@ -46,22 +49,27 @@ def generate_batches(loaded, spec, examples, rows, batch_size):
         yield batch, state, gens, answer_ids, checkpoint
 
 
-def measure_scorers(loaded, spec, examples, rows, batch_size, k):
+def measure_scorers(loaded, spec, examples, rows, batch_size, k, adapters=None):
     cfg = ScorerConfig(sampling_k=k)
-    totals = {"generation": [0.0, 0]} | {s: [0.0, 0] for s in SCORERS}
+    names = SCORERS + tuple(adapters.cards if adapters else ())
+    totals = {"generation": [0.0, 0]} | {s: [0.0, 0] for s in names}
     started = time.perf_counter()
     for batch, state, gens, answer_ids, checkpoint in _timed(generate_batches(loaded, spec, examples, rows, batch_size),
                                                             totals["generation"]):
         base_tokens = state.stats["forward_tokens"]
         totals["generation"][1] += base_tokens
-        for name in SCORERS:
+        for name in names:
             scoring = ScoringBatch([Graded(g, False) for g in gens], loaded, [], [rows[i] for i in batch], answer_ids,
                                    config=cfg, answered=state, prompt_only=checkpoint,
-                                   max_new_tokens=spec.max_new_tokens, stop=spec.stop)
+                                   max_new_tokens=spec.max_new_tokens, stop=spec.stop, adapters=adapters)
             before, t0 = state.stats["forward_tokens"], time.perf_counter()
             get_scorer(name)().score(scoring)
             totals[name][0] += time.perf_counter() - t0
-            totals[name][1] += state.stats["forward_tokens"] - before
+            if name in SCORERS:
+                totals[name][1] += state.stats["forward_tokens"] - before
+            else:  # adapters change keys and values: the scorer encodes prompt + answer + query afresh
+                totals[name][1] += sum(len(rows[i]) + len(a) for i, a in zip(batch, answer_ids)) + \
+                    len(batch) * len(encode_text(loaded.tokenizer, prompts.UNCERTAINTY_QUERY))
     return totals, time.perf_counter() - started
 
 
@@ -100,19 +108,22 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-sizes", default="1,4,8", help="batch sizes for the batching table")
     parser.add_argument("--k", type=int, default=10, help="samples for the sampling scorer")
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--adapter", action="append", default=[], metavar="SCORER=PATH",
+                        help="also measure an adapter scorer (lora_prompt, probe), repeatable")
     parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)
 
     loaded = load_model(args.model)
+    adapters = AdapterSet.load(loaded, dict(a.split("=", 1) for a in args.adapter)) if args.adapter else None
     spec, examples, rows = prepared(loaded, args.items, args.data_root)
-    totals, wall = measure_scorers(loaded, spec, examples, rows, args.batch_size, args.k)
+    totals, wall = measure_scorers(loaded, spec, examples, rows, args.batch_size, args.k, adapters)
     gen_s, gen_tokens = totals["generation"]
     lines = [f"## cost\n", f"Machine: {machine()}. Model `{args.model}`, {args.items} MMLU-OE items (5-shot), "
              f"batch {args.batch_size}, sampling k={args.k}. Peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB.\n",
              "| scorer | extra s | x generation time | extra forward tokens | x generation tokens | items/s incl. generation |",
              "|---|---|---|---|---|---|",
              f"| generation (greedy) | {gen_s:.1f} | 1.00 | {gen_tokens} | 1.00 | {args.items / gen_s:.2f} |"]
-    for name in SCORERS:
+    for name in [n for n in totals if n != "generation"]:
         s, tokens = totals[name]
         lines.append(f"| {name} | {s:.1f} | {s / gen_s:.2f} | {tokens} | {tokens / max(gen_tokens, 1):.2f} | "
                      f"{args.items / (gen_s + s):.2f} |")
@@ -129,11 +140,11 @@ def main(argv=None) -> int:
               f"{s_full:.1f}s, ratio {s_full / s_half:.2f} for {args.items / half:.1f}x the items.", ""]
     table = "\n".join(lines)
     print(table)
-    _replace_section(Path(args.results), "cost", table)
+    replace_section(Path(args.results), "cost", table)
     return 0
 
 
-def _replace_section(path: Path, name: str, body: str) -> None:
+def replace_section(path: Path, name: str, body: str) -> None:
     """Keep other sections of RESULTS.md; replace this one."""
     text = path.read_text() if path.exists() else "# Benchmark results\n\n"
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
