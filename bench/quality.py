@@ -1,0 +1,281 @@
+"""Do the papers' relative claims hold on the models available here? One row per claim.
+
+    python bench/quality.py --adapters adapters/smollm2 --mmlu-items runs/quality/default/mmlu_oe_calib/items.jsonl
+
+`--adapters` is the folder the README's training commands write into (one
+sub-folder per method: calibration-tune, probe, ua-clm, verbalized-sft,
+multitask-sft, temperature); a missing one leaves its rows "not run".
+`--mmlu-items` is a runner output (items.jsonl) of MMLU-OE test items scored with
+perplexity, zero_shot_classifier, lora_prompt (and probe), e.g.
+
+    calib-eval run --model default --tasks mmlu_oe_calib --limit 300 --data-root ../shared/data \
+        --scorers perplexity,zero_shot_classifier,lora_prompt \
+        --adapter lora_prompt=adapters/smollm2/calibration-tune --output runs/quality
+
+What is computed here, and what is read:
+- Kapoor et al., in distribution: read from the calibration-tune card, whose
+  held-out items (never trained on) were scored by lora_prompt and by the
+  untrained zero-shot P(True) and perplexity scorers (paired bootstrap CIs).
+  The probe card's held-out split is the same items when the data settings match.
+- Kapoor et al., MMLU-OE transfer and temperature scaling: from --mmlu-items
+  (paired bootstrap of AUROC / ECE differences on the same items).
+- UA-CLM: token entropy of the base model's own answers, teacher-forced
+  through the base and the UA-CLM-tuned model, on held-out training-mix items
+  (correctness AUROC) and on BioASQ questions asked the same way
+  (in-distribution vs BioASQ AUROC).
+- Steyvers et al.: graded MedQA answers (lettered options, as in training);
+  the stated confidence through verbalized-sft and multitask-sft adapters.
+
+Prints markdown (machine named) and replaces the "quality" section of
+bench/RESULTS.md. Default settings take ~20-25 minutes on the 2-core CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from calib_eval.metrics import expected_calibration_error, paired_bootstrap_diff, roc_auc
+from calib_eval.results import read_items
+from calib_eval.training import graded_data as gd
+from cost import replace_section  # bench/ is on sys.path when run as a script
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def fmt_ci(res) -> str:
+    return f"{res.estimate:+.3f} [{res.low:+.3f}, {res.high:+.3f}]"
+
+
+def verdict(res, better: str = "higher") -> str:
+    """'holds' when the paired 95% CI excludes 0 in the claimed direction."""
+    low, high = (res.low, res.high) if better == "higher" else (-res.high, -res.low)
+    if low > 0:
+        return "holds"
+    if high < 0:
+        return "reversed"
+    return "not shown (CI spans 0)"
+
+
+def paired(metric, a, b, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return paired_bootstrap_diff(metric, a, b, y, n_resamples=1000, seed=0)
+
+
+def card(folder: Path) -> dict | None:
+    path = folder / "calib_card.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+# --------------------------------------------------------------------------- Kapoor et al.
+def kapoor_in_distribution(adapters: Path) -> list[list[str]]:
+    ct, probe = card(adapters / "calibration-tune"), card(adapters / "probe")
+    if not ct or "baselines" not in ct.get("heldout_metrics", {}):
+        return [["Kapoor: LoRA+Prompt beats zero-shot P(True) (held-out)", "not run", "", ""]]
+    m = ct["heldout_metrics"]
+    where = f"{m['n']} held-out training-mix items, acc {m['accuracy']:.2f}"
+    rows = []
+    for name, claim in (("zero_shot_classifier", "zero-shot P(True)"), ("perplexity", "perplexity (best untrained)")):
+        b = m["baselines"][name]
+        g = b["auroc_gain"]
+        ok = "holds" if g["low"] > 0 else ("reversed" if g["high"] < 0 else "not shown (CI spans 0)")
+        rows.append([f"Kapoor: LoRA+Prompt AUROC > {claim}", where,
+                     f"{m['auroc']:.3f} vs {b['auroc']:.3f}; gain {g['estimate']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]",
+                     ok])
+    zs = m["baselines"]["zero_shot_classifier"]
+    rows.append(["Kapoor: LoRA+Prompt ECE < zero-shot ECE", where, f"{m['ece']:.3f} vs {zs['ece']:.3f}",
+                 "holds (point estimate)" if m["ece"] < zs["ece"] else "not shown"])
+    if probe and probe.get("holdout_examples") == ct.get("holdout_examples") and probe.get("heldout_metrics"):
+        p = probe["heldout_metrics"]
+        rows.append(["Kapoor: LoRA+Prompt AUROC > probe", where + " (same split)",
+                     f"{m['auroc']:.3f} vs {p['auroc']:.3f}",
+                     "holds (point estimate; no paired CI)" if m["auroc"] > p["auroc"] else "not shown"])
+    return rows
+
+
+def kapoor_mmlu(items_path: Path | None, adapters: Path) -> list[list[str]]:
+    if not items_path or not items_path.is_file():
+        return [["Kapoor: MMLU-OE transfer, temperature scaling", "not run (no --mmlu-items)", "", ""]]
+    items = read_items(items_path, ("id", "correct", "scores"))
+    y = np.array([bool(r["correct"]) for r in items])
+    scores = {k: np.array([r["scores"][k] for r in items]) for k in items[0]["scores"]}
+    where = f"{len(items)} MMLU-OE test items, acc {y.mean():.2f}"
+    rows = []
+    if "lora_prompt" in scores:
+        for base in ("zero_shot_classifier", "perplexity", "probe"):
+            if base in scores:
+                res = paired(roc_auc, scores["lora_prompt"], scores[base], y)
+                rows.append([f"Kapoor: LoRA+Prompt AUROC > {base} (MMLU-OE, trained on other data)", where,
+                             f"{roc_auc(scores['lora_prompt'], y):.3f} vs {roc_auc(scores[base], y):.3f}; "
+                             f"gain {fmt_ci(res)}", verdict(res)])
+    temp = card(adapters / "temperature")
+    if temp and temp.get("scorer") in scores:
+        from calib_eval.adapters import apply_card_temperature
+
+        before = scores[temp["scorer"]]
+        after = np.asarray(apply_card_temperature(before, temp))
+        res = paired(expected_calibration_error, after, before, y)
+        rows.append([f"Kapoor: temperature scaling lowers {temp['scorer']} ECE (T={temp['temperature']:.2f}, "
+                     f"fit on {temp['fit_on']})", where,
+                     f"{expected_calibration_error(before, y):.3f} -> {expected_calibration_error(after, y):.3f}; "
+                     f"change {fmt_ci(res)}", verdict(res, better="lower")])
+    return rows
+
+
+# --------------------------------------------------------------------------- UA-CLM
+def answer_entropies(model, tokenizer, rows, batch_size: int = 8) -> list[float]:
+    """Mean token entropy of each saved answer under `model` (teacher forced); empty answers: NaN."""
+    from calib_eval.inference.state import answer_step_logits, encode_batch
+
+    out: list[float] = []
+    with torch.no_grad():
+        for s in range(0, len(rows), batch_size):
+            chunk = rows[s: s + batch_size]
+            state = encode_batch(model, [], [list(g.prompt_ids) for g in chunk], tokenizer.pad_token_id)
+            for step, g in zip(answer_step_logits(state, [list(g.answer_ids) for g in chunk]), chunk):
+                logp = torch.log_softmax(step, dim=-1)
+                ent = -(logp.exp() * logp).nan_to_num().sum(dim=-1)
+                out.append(float(ent.mean()) if len(g.answer_ids) else float("nan"))
+    return out
+
+
+def ua_clm(loaded, adapters: Path, holdout, bioasq, progress) -> list[list[str]]:
+    from calib_eval.adapters import AdapterSet
+
+    folder = adapters / "ua-clm"
+    if not card(folder):
+        return [["UA-CLM: entropy detects errors / BioASQ better after tuning", "not run", "", ""]]
+    aset = AdapterSet.load(loaded, {"ua-clm": str(folder)})
+    ent = {}
+    for when, ctx in (("before", aset.base), ("after", lambda: aset.active("ua-clm"))):
+        with ctx() as model:
+            progress(f"UA-CLM entropies {when}")
+            ent[when] = (np.array(answer_entropies(model, loaded.tokenizer, holdout)),
+                         np.array(answer_entropies(model, loaded.tokenizer, bioasq)))
+    y = np.array([g.correct for g in holdout])
+    rows = []
+    res = paired(roc_auc, -ent["after"][0], -ent["before"][0], y)
+    rows.append(["UA-CLM: -entropy AUROC for correctness rises after tuning",
+                 f"{len(holdout)} held-out training-mix items, acc {y.mean():.2f}",
+                 f"{roc_auc(-ent['before'][0], y):.3f} -> {roc_auc(-ent['after'][0], y):.3f}; change {fmt_ci(res)}",
+                 verdict(res)])
+    is_id = np.array([1] * len(holdout) + [0] * len(bioasq))
+    before = -np.concatenate(ent["before"])
+    after = -np.concatenate(ent["after"])
+    res = paired(roc_auc, after, before, is_id)
+    rows.append(["UA-CLM: -entropy separates in-distribution from BioASQ better after tuning",
+                 f"{len(holdout)} training-mix vs {len(bioasq)} BioASQ questions",
+                 f"{roc_auc(before, is_id):.3f} -> {roc_auc(after, is_id):.3f}; change {fmt_ci(res)}", verdict(res)])
+    return rows
+
+
+# --------------------------------------------------------------------------- Steyvers et al.
+def stated_confidence(model, tokenizer, rows, batch_size: int = 8) -> tuple[list[float], int]:
+    """The verbalized scorer's reading after each saved answer; unparsable replies -> 0.5 (counted)."""
+    from calib_eval.inference.state import encode_batch
+    from calib_eval.scorers.verbalized import verbalized_confidences
+
+    out, failed = [], 0
+    with torch.no_grad():
+        for s in range(0, len(rows), batch_size):
+            chunk = rows[s: s + batch_size]
+            state = encode_batch(model, [], [list(g.prompt_ids) + list(g.answer_ids) for g in chunk],
+                                 tokenizer.pad_token_id)
+            _, values = verbalized_confidences(state, tokenizer, 6)
+            failed += sum(v is None for v in values)
+            out += [0.5 if v is None else v for v in values]
+    return out, failed
+
+
+def steyvers(loaded, adapters: Path, medqa, progress) -> list[list[str]]:
+    from calib_eval.adapters import AdapterSet
+
+    names = [n for n in ("verbalized-sft", "multitask-sft") if card(adapters / n)]
+    if len(names) < 2:
+        return [["Steyvers: multitask SFT transfers to MedQA better than verbalized SFT", "not run", "", ""]]
+    aset = AdapterSet.load(loaded, {n: str(adapters / n) for n in names})
+    y = np.array([g.correct for g in medqa])
+    conf, notes = {}, []
+    for name, ctx in (("untrained", aset.base), *[(n, (lambda n=n: aset.active(n))) for n in names]):
+        with ctx() as model:
+            progress(f"MedQA stated confidence: {name}")
+            values, failed = stated_confidence(model, loaded.tokenizer, medqa)
+        conf[name] = np.array(values)
+        notes.append(f"{name} ECE {expected_calibration_error(conf[name], y):.3f} / AUROC "
+                     f"{roc_auc(conf[name], y):.3f} ({failed} unparsable)")
+    where = f"{len(medqa)} MedQA items, acc {y.mean():.2f}"
+    auroc = paired(roc_auc, conf["multitask-sft"], conf["verbalized-sft"], y)
+    ece = paired(expected_calibration_error, conf["multitask-sft"], conf["verbalized-sft"], y)
+    return [["Steyvers: multitask SFT AUROC > verbalized SFT on MedQA", where,
+             "; ".join(notes) + f"; AUROC gain {fmt_ci(auroc)}", verdict(auroc)],
+            ["Steyvers: multitask SFT ECE < verbalized SFT on MedQA", where, f"ECE change {fmt_ci(ece)}",
+             verdict(ece, better="lower")]]
+
+
+# --------------------------------------------------------------------------- main
+def holdout_rows(adapters: Path, loaded, data_root) -> list:
+    """The calibration-tune card's held-out split, rebuilt from the same cached graded data."""
+    from calib_eval.training.api import graded_split
+    from calib_eval.training.cli import _config_classes
+
+    ct = card(adapters / "calibration-tune") or card(adapters / "ua-clm")
+    if not ct:
+        return []
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in ct["config"].items()}
+    cfg = _config_classes()[ct["method"]](**{**values, "data_root": str(data_root or values["data_root"])})
+    return graded_split(cfg, loaded)[1]
+
+
+def main() -> None:
+    from rich.console import Console
+
+    from calib_eval.models import load_model
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--adapters", type=Path, default=Path("adapters/smollm2"))
+    ap.add_argument("--mmlu-items", type=Path, default=None)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--data-root", default="../shared/data")
+    ap.add_argument("--ua-items", type=int, default=300, help="held-out items for the UA-CLM rows")
+    ap.add_argument("--bioasq-items", type=int, default=150)
+    ap.add_argument("--medqa-items", type=int, default=200)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    console = Console()
+    started = time.perf_counter()
+    progress = lambda msg: console.print(f"[dim]{time.perf_counter() - started:6.0f}s[/] {msg}")  # noqa: E731
+
+    loaded = load_model(args.model, "cpu", "float32")
+    rows = kapoor_in_distribution(args.adapters) + kapoor_mmlu(args.mmlu_items, args.adapters)
+    holdout = [g for g in holdout_rows(args.adapters, loaded, args.data_root) if g.answer_ids][: args.ua_items]
+    progress(f"{len(holdout)} held-out items")
+    bioasq = [g for g in gd.build_graded(loaded, ["bioasq"], args.bioasq_items, 0, data_root=args.data_root)
+              if g.answer_ids]
+    medqa = [g for g in gd.build_graded(loaded, ["medqa"], args.medqa_items, 0, data_root=args.data_root)
+             if g.answer_ids]
+    rows += ua_clm(loaded, args.adapters, holdout, bioasq, progress)
+    rows += steyvers(loaded, args.adapters, medqa, progress)
+    rows.append(["Kapoor: cross-model scoring works", "not run",
+                 "needs a second model; only SmolLM2-135M was converted on this machine", ""])
+
+    lines = [f"## quality\n\nMachine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
+             f"{torch.__version__}. Model `{args.model}` ({loaded.name}); adapters from `{args.adapters}`. "
+             f"Verdict: 'holds' only when the paired bootstrap 95% CI excludes 0 in the claimed direction.\n",
+             "| claim | items | measured | verdict |", "|---|---|---|---|"]
+    lines += [f"| {' | '.join(r)} |" for r in rows]
+    lines.append(f"\nTotal {time.perf_counter() - started:.0f}s.")
+    text = "\n".join(lines)
+    console.print(text)
+    if not args.no_write:
+        replace_section(RESULTS, "quality", text)
+
+
+if __name__ == "__main__":
+    main()
