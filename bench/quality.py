@@ -8,7 +8,7 @@ multitask-sft, temperature); a missing one leaves its rows "not run".
 `--mmlu-items` is a runner output (items.jsonl) of MMLU-OE test items scored with
 perplexity, zero_shot_classifier, lora_prompt (and probe), e.g.
 
-    calib-eval run --model default --tasks mmlu_oe_calib --limit 300 --data-root ../shared/data \
+    calib-eval run --model default --tasks mmlu_oe_calib --limit 150 --data-root ../shared/data \
         --scorers perplexity,zero_shot_classifier,lora_prompt \
         --adapter lora_prompt=adapters/smollm2/calibration-tune --output runs/quality
 
@@ -253,7 +253,7 @@ def main() -> None:
     progress = lambda msg: console.print(f"[dim]{time.perf_counter() - started:6.0f}s[/] {msg}")  # noqa: E731
 
     loaded = load_model(args.model, "cpu", "float32")
-    rows = kapoor_in_distribution(args.adapters) + kapoor_mmlu(args.mmlu_items, args.adapters)
+    rows = kapoor_in_distribution(args.adapters)
     holdout = [g for g in holdout_rows(args.adapters, loaded, args.data_root) if g.answer_ids][: args.ua_items]
     progress(f"{len(holdout)} held-out items")
     bioasq = [g for g in gd.build_graded(loaded, ["bioasq"], args.bioasq_items, 0, data_root=args.data_root)
@@ -262,6 +262,7 @@ def main() -> None:
              if g.answer_ids]
     rows += ua_clm(loaded, args.adapters, holdout, bioasq, progress)
     rows += steyvers(loaded, args.adapters, medqa, progress)
+    rows += kapoor_mmlu(args.mmlu_items, args.adapters)  # last: the runner may still be writing it
     rows.append(["Kapoor: cross-model scoring works", "not run",
                  "needs a second model; only SmolLM2-135M was converted on this machine", ""])
 
