@@ -132,15 +132,21 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
 
+def smoke_prompt(tokenizer, question: str) -> str:
+    """The chat template where the GGUF carried one (SmolLM2), else a plain Q/A prompt (gemma-3-270m's has none)."""
+    if getattr(tokenizer, "chat_template", None):
+        messages = [{"role": "user", "content": question}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return (tokenizer.bos_token or "") + f"Question: {question}\nAnswer:"
+
+
 def smoke_answer(folder: Path, question: str = "What is the capital of France?") -> str:
     """Greedy answer from a converted folder: proves the weights really work."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder)
-    messages = [{"role": "user", "content": question}]
-    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    inputs = tokenizer(smoke_prompt(tokenizer, question), return_tensors="pt", add_special_tokens=False)
     output = model.generate(**inputs, max_new_tokens=16, do_sample=False)
     return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
 
