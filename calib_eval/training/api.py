@@ -17,7 +17,7 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
     from calib_eval import __version__
     from calib_eval.models import load_model
     from calib_eval.training.methods.base import TrainContext, get_method
-    from calib_eval.training.output import prepare_output, write_adapter
+    from calib_eval.training.output import prepare_output, write_adapter, write_heldout_scores
     from calib_eval.training.trainer import seed_everything
 
     method = get_method(cfg.method)
@@ -35,6 +35,7 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
             "final_train_loss": outcome.final_loss, "seed": cfg.seed, "heldout_metrics": outcome.metrics,
             "config": _plain(cfg), "calib_eval_version": __version__,
             "train_seconds": round(time.perf_counter() - started, 1), **data_card, **outcome.card}
+    write_heldout_scores(out, holdout, outcome.heldout_scores)
     return write_adapter(out, card, outcome.peft_model, outcome.head)
 
 

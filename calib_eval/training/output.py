@@ -2,6 +2,7 @@
 
     <output>/adapter_config.json, adapter_model.safetensors   (PEFT, when the method has a LoRA)
     <output>/probe_head.safetensors                           (when it has a probe head)
+    <output>/heldout_scores.jsonl                             (per held-out item: id, correct, scores)
     <output>/calib_card.json                                  (what the runner reads)
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from calib_eval.adapters import CARD, HEAD_FILE
 from calib_eval.training.errors import OutputExistsError, TrainingError
+
+HELDOUT_FILE = "heldout_scores.jsonl"
 
 
 def prepare_output(output: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
@@ -57,3 +60,26 @@ def write_adapter(path: Path, card: dict, peft_model=None, head=None) -> Path:
     os.replace(tmp, path / CARD)
     shutil.rmtree(path / "checkpoint", ignore_errors=True)
     return path
+
+
+def write_heldout_scores(path: Path, holdout, scores: dict[str, list[float]]) -> Path | None:
+    """One row per held-out example: its id, source, grade and every scorer's score (written before the card)."""
+    from calib_eval.results import write_jsonl_atomic
+
+    if not holdout or not scores:
+        return None
+    wrong = {name: len(v) for name, v in scores.items() if len(v) != len(holdout)}
+    if wrong:
+        raise TrainingError(f"held-out scores do not match the {len(holdout)} held-out examples: {wrong}")
+    rows = [{"id": g.id, "source": g.source, "correct": bool(g.correct),
+             "scores": {name: float(v[i]) for name, v in scores.items()}} for i, g in enumerate(holdout)]
+    write_jsonl_atomic(path / HELDOUT_FILE, rows)
+    return path / HELDOUT_FILE
+
+
+def read_heldout_scores(folder: str | Path) -> dict[str, dict]:
+    """id -> row of an adapter folder's heldout_scores.jsonl ({} when the folder has none)."""
+    from calib_eval.results import read_jsonl
+
+    path = Path(folder) / HELDOUT_FILE
+    return {row["id"]: row for _, row in read_jsonl(path, "held-out scores")} if path.is_file() else {}

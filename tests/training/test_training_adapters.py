@@ -130,3 +130,28 @@ def test_kept_positions_loss_equals_full_logits_loss(make_loaded, graded_rows):
             + 0.7 * answer_divergence(model, batch, full, "js")
         got = calibration_loss(model, loaded.tokenizer, rows, cfg, "cpu")
     assert float(got) == pytest.approx(float(want), rel=1e-5)
+
+
+def test_heldout_scores_file_pairs_adapters_item_by_item(make_loaded, graded_rows, tmp_path):
+    """heldout_scores.jsonl holds each held-out item's scores: the card's metrics and the probe follow from it."""
+    from calib_eval.metrics import roc_auc
+    from calib_eval.training.graded_data import split_holdout
+    from calib_eval.training.output import read_heldout_scores
+
+    cfg = small_cfg("calibration-tune", tmp_path / "ct", holdout_fraction=0.5)
+    ct = read_heldout_scores(train(cfg, loaded=make_loaded(), graded=graded_rows))
+    probe_folder = train(small_cfg("probe", tmp_path / "probe", holdout_fraction=0.5), loaded=make_loaded(),
+                         graded=graded_rows)
+    probe = read_heldout_scores(probe_folder)
+    _, holdout = split_holdout(graded_rows, cfg.holdout_fraction, cfg.seed)
+    assert list(ct) == list(probe) == [g.id for g in holdout]  # same split, same order
+    assert set(ct[holdout[0].id]["scores"]) == {"lora_prompt", "zero_shot_classifier", "perplexity"}
+    correct = [ct[g.id]["correct"] for g in holdout]
+    assert correct == [g.correct for g in holdout]
+    card = json.loads((tmp_path / "ct" / "calib_card.json").read_text())["heldout_metrics"]
+    assert roc_auc([ct[g.id]["scores"]["lora_prompt"] for g in holdout], correct) == pytest.approx(card["auroc"])
+    # the probe's file is what its head gives on those items' query features
+    adapters = AdapterSet.load(make_loaded(), {"probe": str(probe_folder)})
+    got = Probe().score(scoring_batch(adapters.loaded, holdout, adapters))
+    assert [probe[g.id]["scores"]["probe"] for g in holdout] == pytest.approx(got, abs=1e-6)
+    assert read_heldout_scores(tmp_path) == {}  # no file: nothing to pair

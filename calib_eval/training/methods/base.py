@@ -33,6 +33,9 @@ class TrainOutcome:
     final_loss: float | None = None
     metrics: dict = field(default_factory=dict)  # held-out metrics for the card
     card: dict = field(default_factory=dict)  # extra card fields (e.g. temperature)
+    # per held-out item (ctx.holdout order), scorer name -> score: lets two adapters trained on the
+    # same split be compared item by item (paired CIs) without re-running either
+    heldout_scores: dict = field(default_factory=dict)
 
 
 def get_method(name: str):

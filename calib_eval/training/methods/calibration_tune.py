@@ -90,6 +90,10 @@ class CalibrationTune:
         scores = query_p_yes(model, tok, ctx.holdout)
         correct = [g.correct for g in ctx.holdout]
         metrics = holdout_metrics(scores, correct)
+        per_item = {self.scorer: scores}
         if metrics and 0 < sum(correct) < len(correct):
-            metrics["baselines"] = compare_to_baselines(scores, untrained_scores(model, tok, ctx.holdout), correct)
-        return TrainOutcome(model, None, result.steps, result.resumed_from, final_loss(result.losses), metrics)
+            baselines = untrained_scores(model, tok, ctx.holdout)
+            metrics["baselines"] = compare_to_baselines(scores, baselines, correct)
+            per_item.update(baselines)
+        return TrainOutcome(model, None, result.steps, result.resumed_from, final_loss(result.losses), metrics,
+                            heldout_scores=per_item)

@@ -44,4 +44,5 @@ class LoraProbe:
             scores = head.p_correct(query_hidden(model, tok, ctx.holdout).to(ctx.device)).tolist() \
                 if ctx.holdout else []
         return TrainOutcome(model, head, result.steps, result.resumed_from, final_loss(result.losses),
-                            holdout_metrics(scores, [g.correct for g in ctx.holdout]))
+                            holdout_metrics(scores, [g.correct for g in ctx.holdout]),
+                            heldout_scores={self.scorer: scores})

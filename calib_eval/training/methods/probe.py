@@ -42,4 +42,5 @@ class Probe:
             hold = query_hidden(model, tok, ctx.holdout).to(ctx.device) if ctx.holdout else None
             scores = head.p_correct(hold).tolist() if hold is not None else []
         return TrainOutcome(None, head, result.steps, result.resumed_from, final_loss(result.losses),
-                            holdout_metrics(scores, [g.correct for g in ctx.holdout]))
+                            holdout_metrics(scores, [g.correct for g in ctx.holdout]),
+                            heldout_scores={self.scorer: scores})
