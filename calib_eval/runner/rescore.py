@@ -63,11 +63,12 @@ def rescore(path: Path, config: RunConfig, console: Console | None = None) -> li
     adapters = AdapterSet.load(loaded, config.adapters) if config.adapters else None
     written = []
     for task in sorted({r["task"] for r in rows}):
-        written.append(_rescore_task(task, [r for r in rows if r["task"] == task], config, loaded, adapters, console))
+        written.append(_rescore_task(task, [r for r in rows if r["task"] == task], config, loaded, adapters, console,
+                                     source=Path(path)))
     return written
 
 
-def _rescore_task(task, rows, config, loaded, adapters, console) -> Path:
+def _rescore_task(task, rows, config, loaded, adapters, console, source: Path) -> Path:
     from calib_eval.runner.batch_work import base_model
 
     spec = get_task(task)
@@ -104,7 +105,7 @@ def _rescore_task(task, rows, config, loaded, adapters, console) -> Path:
                              "correct": graded.correct, "scores": {n: s[k] for n, s in scores.items()}})
     import dataclasses
 
-    payload = build_payload(task, loaded, {**dataclasses.asdict(config), "rescored_from": str(rows and task)},
+    payload = build_payload(task, loaded, {**dataclasses.asdict(config), "rescored_from": str(source)},
                             out_rows, scorers, adapters, timings, extra, config.n_bins, config.bootstrap)
     out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
     write_jsonl_atomic(out_dir / "items.jsonl", out_rows)

@@ -51,6 +51,7 @@ def test_rescoring_saved_generations_reproduces_the_live_scores(tiny_model_dir, 
     for item_id, scores in live.items():
         assert redo[item_id]["zero_shot_classifier"] == pytest.approx(scores["zero_shot_classifier"], abs=1e-3)  # padding layout differs between the two batchings
         assert redo[item_id]["perplexity"] == pytest.approx(scores["perplexity"], abs=1e-3)  # padding layout differs between the two batchings
+    assert json.loads(again.read_text())["config"]["rescored_from"] == str(items)  # which answers were judged
 
 
 def test_cli_names_unknown_tasks_and_scorers(capsys):
