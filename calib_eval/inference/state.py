@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from calib_eval.inference.cache_arg import cache_of, with_cache
 from calib_eval.inference.growable import GrowableLayer, make_growable
 
 
@@ -52,13 +53,13 @@ class PromptState:
         snapshot = None if keep else _snapshot(self.cache)
         with torch.no_grad():
             out = self.model(input_ids=ids, attention_mask=full_mask, position_ids=positions,
-                             past_key_values=self.cache, use_cache=True, output_hidden_states=hidden)
+                             **with_cache(self.cache), use_cache=True, output_hidden_states=hidden)
         self.stats["forward_tokens"] += int(new_mask.sum())
         self.stats["forward_calls"] += 1
         states = out.hidden_states[-1] if hidden else None
         if keep:
             self.mask = full_mask
-            self.cache = out.past_key_values
+            self.cache = cache_of(out)
             last = torch.tensor(lengths, device=device) - 1
             self.last_logits = out.logits[torch.arange(self.batch_size, device=device), last]
         else:
@@ -142,8 +143,8 @@ def encode_batch(model, prefix_ids: list[int], suffix_rows: list[list[int]], pad
         positions = torch.arange(len(prefix_ids), len(prefix_ids) + len(row), device=device)[None, :]
         with torch.no_grad():
             out = model(input_ids=torch.tensor([row], device=device), position_ids=positions,
-                        past_key_values=cache, use_cache=True, logits_to_keep=1)
-        rows_kv.append([(layer.keys, layer.values) for layer in out.past_key_values.layers])
+                        **with_cache(cache), use_cache=True, logits_to_keep=1)
+        rows_kv.append([(layer.keys, layer.values) for layer in cache_of(out).layers])
         last.append(out.logits[0, -1])
     cache, mask = _stack_rows(model, rows_kv, len(prefix_ids), [len(r) for r in suffix_rows], device)
     state = PromptState(model, cache, mask, torch.stack(last), pad_id)
@@ -207,8 +208,8 @@ def _encode_padded(model, prefix_ids, suffix_rows, pad_id, prefix_cache) -> Prom
         # only the last position's logits are needed: full (B, L, V) logits of a
         # 5-shot batch would take gigabytes (8 x 2000 x 49k floats = 3 GB)
         out = model(input_ids=ids, attention_mask=full_mask, position_ids=positions,
-                    past_key_values=cache, use_cache=True, logits_to_keep=1)
-    state = PromptState(model, out.past_key_values, full_mask, out.logits[:, -1, :], pad_id)
+                    **with_cache(cache), use_cache=True, logits_to_keep=1)
+    state = PromptState(model, cache_of(out), full_mask, out.logits[:, -1, :], pad_id)
     state.stats["forward_tokens"] += sum(len(r) for r in suffix_rows)
     state.stats["forward_calls"] += 1
     return state
@@ -219,5 +220,5 @@ def encode_prefix(model, prefix_ids: list[int]):
     device = next(model.parameters()).device
     ids = torch.tensor([prefix_ids], dtype=torch.long, device=device)
     with torch.no_grad():
-        out = model(input_ids=ids, past_key_values=_new_cache(model), use_cache=True, logits_to_keep=1)
-    return out.past_key_values
+        out = model(input_ids=ids, **with_cache(_new_cache(model)), use_cache=True, logits_to_keep=1)
+    return cache_of(out)
