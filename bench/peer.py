@@ -98,19 +98,26 @@ def charge(slot: list[float], since: tuple[float, float]) -> None:
     slot[1] += now[1] - since[1]
 
 
+def timed_batches(loaded, spec, examples, rows, batch_size: int, slot: list[float]):
+    """cost.py's generate_batches, charging only the time spent generating to `slot` ([wall, cpu])."""
+    batches = generate_batches(loaded, spec, examples, rows, batch_size)
+    while True:
+        t0 = clock()
+        try:
+            live = next(batches)
+        except StopIteration:
+            return
+        charge(slot, t0)
+        yield live
+
+
 def run_ours(loaded, spec, examples, rows, batch_size: int, k: int) -> tuple[dict, list[dict]]:
     """cost.py's code path; returns [wall, cpu] seconds per stage and one record per item."""
     cfg = ScorerConfig(sampling_k=k)
     seconds = {name: [0.0, 0.0] for name in ("generation", *OURS)}
     items: list[dict] = [{} for _ in rows]
-    batches = generate_batches(loaded, spec, examples, rows, batch_size)
-    while True:
-        t0 = clock()
-        try:
-            batch, state, gens, answer_ids, checkpoint = next(batches)
-        except StopIteration:
-            break
-        charge(seconds["generation"], t0)
+    for batch, state, gens, answer_ids, checkpoint in timed_batches(loaded, spec, examples, rows, batch_size,
+                                                                    seconds["generation"]):
         for row, i in enumerate(batch):
             g = gens[row]
             items[i] = {"answer": g.answer, "ids": answer_ids[row], "logprobs": list(g.token_logprobs),
