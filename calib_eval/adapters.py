@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -77,6 +77,10 @@ class AdapterSet:
     cards: dict[str, dict]
     folders: dict[str, str]
     heads: dict[str, object]
+    # adapter name -> (prefix ids, KV cache of that prefix under the adapter): a LoRA changes keys and
+    # values, so the base model's prefix cache cannot serve it, but consecutive batches of one subject can
+    # share this one (the runner batches items by few-shot prefix)
+    prefix_caches: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, loaded, adapters: dict[str, str]) -> "AdapterSet":
@@ -105,6 +109,17 @@ class AdapterSet:
             return
         model.set_adapter(name)
         yield model
+
+    def prefix_cache(self, name: str, model, prefix_ids: list[int]):
+        """KV cache of `prefix_ids` under adapter `name` (`model` is it, switched on); one live prefix each."""
+        from calib_eval.inference.state import encode_prefix
+
+        if not prefix_ids:
+            return None
+        held = self.prefix_caches.get(name)
+        if held is None or held[0] != list(prefix_ids):
+            held = self.prefix_caches[name] = (list(prefix_ids), encode_prefix(model, prefix_ids))
+        return held[1]
 
     @contextlib.contextmanager
     def base(self) -> Iterator[object]:

@@ -6,7 +6,8 @@ reused (the query extends the generation cache).
 `lora_prompt`: the same query through the calibration-tuned LoRA, read as
 the two-way ` i`/` ii` softmax. Adapters change keys and values, so the
 prompt is encoded again under the adapter: one forward over prompt + answer
-+ query (the shared few-shot prefix is still encoded once per batch).
++ query. The few-shot prefix under the adapter is cached like the base
+model's (AdapterSet.prefix_cache), so a subject's batches encode it once.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ class Probe:
             raise ModelError(f"adapter {adapters.folders[self.name]} has no probe head")
         if adapters.cards[self.name].get("has_lora"):  # lora-probe: features under the LoRA
             with adapters.active(self.name) as model:
-                state = encode_answered(model, batch)
+                state = encode_answered(model, batch, self.name)
                 features = query_features(state, batch.model.tokenizer)
         else:
             features = query_features(batch.answered_state(), batch.model.tokenizer)
@@ -56,9 +57,11 @@ class Probe:
             return head.p_correct(features).tolist()
 
 
-def encode_answered(model, batch: ScoringBatch):
+def encode_answered(model, batch: ScoringBatch, name: str):
+    """Prompt + answer under adapter `name`; its few-shot prefix cache is shared with earlier batches."""
     rows = [s + a for s, a in zip(batch.suffix_ids, batch.answer_ids)]
-    return encode_batch(model, batch.prefix_ids, rows, batch.model.tokenizer.pad_token_id)
+    prefix_cache = batch.adapters.prefix_cache(name, model, batch.prefix_ids)
+    return encode_batch(model, batch.prefix_ids, rows, batch.model.tokenizer.pad_token_id, prefix_cache)
 
 
 @SCORERS.register("lora_prompt")
@@ -71,5 +74,5 @@ class LoraPrompt:
     def score(self, batch: ScoringBatch) -> list[float]:
         adapters = _require(batch, self.name)
         with adapters.active(self.name) as model:
-            state = encode_answered(model, batch)
+            state = encode_answered(model, batch, self.name)
             return query_yes_probability(state, batch.model.tokenizer)

@@ -55,7 +55,7 @@ class Verbalized:
             from calib_eval.scorers.adapted import encode_answered
 
             with adapters.active(self.name) as model:
-                state = encode_answered(model, batch)
+                state = encode_answered(model, batch, self.name)
                 replies, parsed = verbalized_confidences(state, batch.model.tokenizer, batch.config.verbalized_max_tokens)
         else:
             replies, parsed = verbalized_confidences(

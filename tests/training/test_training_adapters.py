@@ -155,3 +155,39 @@ def test_heldout_scores_file_pairs_adapters_item_by_item(make_loaded, graded_row
     got = Probe().score(scoring_batch(adapters.loaded, holdout, adapters))
     assert [probe[g.id]["scores"]["probe"] for g in holdout] == pytest.approx(got, abs=1e-6)
     assert read_heldout_scores(tmp_path) == {}  # no file: nothing to pair
+
+
+def test_lora_prompt_prefix_cache_is_encoded_under_the_adapter_once(make_loaded, graded_rows, tmp_path):
+    """Batches sharing a few-shot prefix reuse one prefix cache per adapter, and score as a full encode does."""
+    from calib_eval.inference.state import encode_batch, encode_prefix
+    from calib_eval.scorers.ptrue import query_yes_probability
+
+    folder = train(small_cfg("calibration-tune", tmp_path / "ct", steps=1), loaded=make_loaded(), graded=graded_rows)
+    loaded = make_loaded()
+    adapters = AdapterSet.load(loaded, {"lora_prompt": str(folder)})
+    with torch.no_grad():  # a LoRA far from zero: a prefix encoded under the base would score differently
+        for n, p in loaded.model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.5)
+    prefix = list(graded_rows[0].prompt_ids[:6])
+    rows = graded_rows[:4]
+
+    def batch(chosen, shared_prefix):
+        items = [Graded(Generation(Example(g.id, "toy", g.prompt), g.prompt, g.answer), g.correct) for g in chosen]
+        suffixes = [([] if shared_prefix else prefix) + list(g.prompt_ids) for g in chosen]
+        return ScoringBatch(items, loaded, prefix if shared_prefix else [], suffixes,
+                            [list(g.answer_ids) for g in chosen], adapters=adapters)
+
+    first = LoraPrompt().score(batch(rows[:2], True))
+    held = adapters.prefix_caches["lora_prompt"][1]
+    second = LoraPrompt().score(batch(rows[2:], True))
+    assert adapters.prefix_caches["lora_prompt"][1] is held  # not encoded again for the second batch
+    full = LoraPrompt().score(batch(rows, False))  # no shared prefix: everything encoded in one go
+    assert first + second == pytest.approx(full, abs=1e-5)
+    with adapters.active("lora_prompt") as model:  # the mistake this guards against: the base model's prefix
+        with adapters.base() as base:
+            base_prefix = encode_prefix(base, prefix)
+        answered = [list(g.prompt_ids) + list(g.answer_ids) for g in rows]
+        wrong = query_yes_probability(encode_batch(model, prefix, answered, loaded.tokenizer.pad_token_id, base_prefix),
+                                      loaded.tokenizer)
+    assert wrong != pytest.approx(full, abs=1e-3)
