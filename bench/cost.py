@@ -11,6 +11,7 @@ ratios, not the seconds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import resource
 import time
@@ -21,7 +22,7 @@ from calib_eval.adapters import AdapterSet
 from calib_eval.inference.batching import length_sorted_batches
 from calib_eval.inference.tokens import encode_text, prompt_ids
 from calib_eval.models import load_model
-from calib_eval.runner.batch_work import answer_generate
+from calib_eval.runner.batch_work import answer_generate, base_model
 from calib_eval.inference.state import encode_batch
 from calib_eval.scorers import ScorerConfig, ScoringBatch, get_scorer
 from calib_eval.task_specs import get_task, load_task_examples
@@ -40,12 +41,13 @@ def prepared(loaded, n_items: int, data_root):
     return spec, examples, rows
 
 
-def generate_batches(loaded, spec, examples, rows, batch_size):
-    """Plain generation over all items; yields live batches for the scorers."""
+def generate_batches(loaded, spec, examples, rows, batch_size, adapters=None):
+    """Plain generation over all items (by the base model, also when adapters are attached); yields live batches."""
     for batch in length_sorted_batches([len(r) for r in rows], batch_size):
-        state = encode_batch(loaded.model, [], [rows[i] for i in batch], loaded.tokenizer.pad_token_id)
-        gens, answer_ids, checkpoint = answer_generate(state, spec, [examples[i] for i in batch], [""] * len(batch),
-                                                       loaded.tokenizer)
+        with base_model(adapters):
+            state = encode_batch(loaded.model, [], [rows[i] for i in batch], loaded.tokenizer.pad_token_id)
+            gens, answer_ids, checkpoint = answer_generate(state, spec, [examples[i] for i in batch],
+                                                           [""] * len(batch), loaded.tokenizer)
         yield batch, state, gens, answer_ids, checkpoint
 
 
@@ -54,8 +56,8 @@ def measure_scorers(loaded, spec, examples, rows, batch_size, k, adapters=None):
     names = SCORERS + tuple(adapters.cards if adapters else ())
     totals = {"generation": [0.0, 0]} | {s: [0.0, 0] for s in names}
     started = time.perf_counter()
-    for batch, state, gens, answer_ids, checkpoint in _timed(generate_batches(loaded, spec, examples, rows, batch_size),
-                                                            totals["generation"]):
+    batches = generate_batches(loaded, spec, examples, rows, batch_size, adapters)
+    for batch, state, gens, answer_ids, checkpoint in _timed(batches, totals["generation"]):
         base_tokens = state.stats["forward_tokens"]
         totals["generation"][1] += base_tokens
         for name in names:
@@ -63,7 +65,8 @@ def measure_scorers(loaded, spec, examples, rows, batch_size, k, adapters=None):
                                    config=cfg, answered=state, prompt_only=checkpoint,
                                    max_new_tokens=spec.max_new_tokens, stop=spec.stop, adapters=adapters)
             before, t0 = state.stats["forward_tokens"], time.perf_counter()
-            get_scorer(name)().score(scoring)
+            with base_model(adapters) if name in SCORERS else contextlib.nullcontext():  # LoRA scorers switch it on
+                get_scorer(name)().score(scoring)
             totals[name][0] += time.perf_counter() - t0
             if name in SCORERS:
                 totals[name][1] += state.stats["forward_tokens"] - before
@@ -85,9 +88,9 @@ def _timed(iterator, slot):
         yield item
 
 
-def generation_seconds(loaded, spec, examples, rows, batch_size) -> float:
+def generation_seconds(loaded, spec, examples, rows, batch_size, adapters=None) -> float:
     t0 = time.perf_counter()
-    for _ in generate_batches(loaded, spec, examples, rows, batch_size):
+    for _ in generate_batches(loaded, spec, examples, rows, batch_size, adapters):
         pass
     return time.perf_counter() - t0
 
@@ -118,7 +121,7 @@ def main(argv=None) -> int:
     spec, examples, rows = prepared(loaded, args.items, args.data_root)
     totals, wall = measure_scorers(loaded, spec, examples, rows, args.batch_size, args.k, adapters)
     gen_s, gen_tokens = totals["generation"]
-    lines = [f"## cost\n", f"Machine: {machine()}. Model `{args.model}`, {args.items} MMLU-OE items (5-shot), "
+    lines = ["## cost\n", f"Machine: {machine()}. Model `{args.model}`, {args.items} MMLU-OE items (5-shot), "
              f"batch {args.batch_size}, sampling k={args.k}. Peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB.\n",
              "| scorer | extra s | x generation time | extra forward tokens | x generation tokens | items/s incl. generation |",
              "|---|---|---|---|---|---|",
@@ -130,12 +133,12 @@ def main(argv=None) -> int:
     lines += ["", "Batching (generation only, same items):", "", "| batch size | seconds | items/s | x batch 1 |", "|---|---|---|---|"]
     base = None
     for size in [int(b) for b in args.batch_sizes.split(",")]:
-        seconds = generation_seconds(loaded, spec, examples, rows, size)
+        seconds = generation_seconds(loaded, spec, examples, rows, size, adapters)
         base = base or seconds
         lines.append(f"| {size} | {seconds:.1f} | {args.items / seconds:.2f} | {base / seconds:.2f} |")
     half = max(1, args.items // 2)
-    s_half = generation_seconds(loaded, spec, examples[:half], rows[:half], args.batch_size)
-    s_full = generation_seconds(loaded, spec, examples, rows, args.batch_size)
+    s_half = generation_seconds(loaded, spec, examples[:half], rows[:half], args.batch_size, adapters)
+    s_full = generation_seconds(loaded, spec, examples, rows, args.batch_size, adapters)
     lines += ["", f"Scaling in items (batch {args.batch_size}): {half} items {s_half:.1f}s, {args.items} items "
               f"{s_full:.1f}s, ratio {s_full / s_half:.2f} for {args.items / half:.1f}x the items.", ""]
     table = "\n".join(lines)

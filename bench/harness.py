@@ -1,6 +1,7 @@
 """Issue #7: `calib-eval run` generation + P(True) against plain lm-eval generation, same items.
 
     OMP_NUM_THREADS=1 python bench/harness.py --data-root ../shared/data   # default model, ~10 min
+    ... --adapter lora_prompt=adapters/smollm2/calibration-tune   # + lora_prompt's cost in the run loop
 
 Prints a markdown table (machine named) and replaces the "harness" section of
 bench/RESULTS.md. Numbers are from one run on a shared machine: read the
@@ -46,6 +47,7 @@ from cost import machine, replace_section  # bench/ is on sys.path as a script
 from peer import charge, clock, timed_batches
 from calib_eval import prompts
 from calib_eval.inference.tokens import encode_text, prompt_ids
+from calib_eval.adapters import AdapterSet
 from calib_eval.models import load_model
 from calib_eval.task_specs import get_task, load_task_examples
 from calib_eval.scorers import ScorerConfig, ScoringBatch, get_scorer
@@ -98,13 +100,15 @@ def run_ours(loaded, spec, examples, rows, batch_size: int) -> tuple[dict, list[
     return seconds, answers
 
 
-def run_runner(loaded, spec, examples, batch_size: int, data_root) -> tuple[list[float], list[str], int]:
+def run_runner(loaded, spec, examples, batch_size: int, data_root, adapters=None,
+               stages: dict | None = None) -> tuple[list[float], list[str], int]:
     """`calib-eval run`'s own loop (run_task minus file writing): items grouped by few-shot prefix, each
-    prefix encoded once and its cache shared by the group; then generation + P(True) per batch.
+    prefix encoded once and its cache shared by the group; then generation + P(True) per batch (and the
+    adapters' scorers, whose wall seconds, like generation's, run_batch adds to `stages`).
     Returns [wall, cpu] seconds, the answers and how many prefixes were encoded once for a group."""
     from calib_eval.inference.batching import length_sorted_batches
     from calib_eval.inference.state import encode_prefix
-    from calib_eval.runner.batch_work import run_batch
+    from calib_eval.runner.batch_work import base_model, run_batch
     from calib_eval.runner.run import _prepare, _unshare_small_groups
 
     seconds, answers = [0.0, 0.0], [""] * len(examples)
@@ -113,18 +117,22 @@ def run_runner(loaded, spec, examples, batch_size: int, data_root) -> tuple[list
     todo = list(range(len(examples)))
     _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids)
     lengths = [len(prefix_ids[prefixes[i]]) + len(suffix_ids[i]) for i in todo]
-    scorers = {SCORER: get_scorer(SCORER)()}
+    scorers = {name: get_scorer(name)() for name in (SCORER, *(adapters.cards if adapters else ()))}
     live: dict = {}
     for batch in length_sorted_batches(lengths, batch_size, [prefixes[i] for i in todo]):
         prefix = prefixes[batch[0]]
         if prefix and prefix not in live:
             live.clear()
-            live[prefix] = encode_prefix(loaded.model, prefix_ids[prefix])
+            with base_model(adapters):
+                live[prefix] = encode_prefix(loaded.model, prefix_ids[prefix])
         outcome = run_batch(loaded, spec, [examples[i] for i in batch], prefix_ids[prefix],
                             [suffix_ids[i] for i in batch], [texts[i] for i in batch], scorers, ScorerConfig(),
-                            None, live.get(prefix))
+                            adapters, live.get(prefix))
         for i, row in zip(batch, outcome.rows):
             answers[i] = row["answer"]
+        if stages is not None:
+            for name, spent in {"generation": outcome.generation_s, **outcome.scoring_s}.items():
+                stages[name] = stages.get(name, 0.0) + spent
     charge(seconds, t0)
     return seconds, answers, len({prefixes[i] for i in todo if prefixes[i]})
 
@@ -227,7 +235,19 @@ def regime_section(title: str, regime: dict, n: int, same_ids: int) -> list[str]
         f"Per repeat, x lm-eval for engine + P(True) / run loop: CPU {per_repeat(times, 1)}; wall "
         f"{per_repeat(times, 0)}. P(True) adds {(both - gen) / gen:.2f}x the engine's own generation CPU time.",
         "",
+        *adapter_lines(regime.get("adapter_stages")),
     ]
+
+
+def adapter_lines(stages: dict | None) -> list[str]:
+    """The run loop's own timings (wall, as `calib-eval run` records them) with the adapter scorers added."""
+    if not stages:
+        return []
+    gen = stages["generation"]
+    parts = [f"{name} {seconds:.1f}s = {seconds / gen:.2f}x generation, total {(gen + seconds) / gen:.2f}x"
+             for name, seconds in stages.items() if name not in ("generation", SCORER)]
+    return [f"Run loop with the adapter scorers (separate model copy, one pass, wall seconds as `calib-eval run` "
+            f"records them): generation {gen:.1f}s; {SCORER} {stages[SCORER]:.1f}s; " + "; ".join(parts) + ".", ""]
 
 
 def report(setup: dict, regimes: list[tuple[str, dict, int, int]]) -> str:
@@ -260,6 +280,8 @@ def main(argv=None) -> int:
                         help="second regime: the items come from this many subjects (0: skip it)")
     parser.add_argument("--batch-size", type=int, default=8, help="every side (as bench/cost.py)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per side, rotating order")
+    parser.add_argument("--adapter", action="append", default=[], metavar="SCORER=PATH",
+                        help="also time an adapter scorer (lora_prompt) inside the run loop, repeatable")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)
@@ -268,6 +290,10 @@ def main(argv=None) -> int:
 
     loaded = load_model(args.model)
     lm = lm_eval_model(loaded.source, args.batch_size)
+    adapters = adapted = None
+    if args.adapter:  # on a second copy: attaching LoRAs wraps the model the other sides time
+        adapted = load_model(args.model)
+        adapters = AdapterSet.load(adapted, dict(a.split("=", 1) for a in args.adapter))
     spec = get_task("mmlu_oe_calib")
     load_before = os.getloadavg()[0]
     regimes = []
@@ -280,6 +306,10 @@ def main(argv=None) -> int:
         warm_up(lm, requests, loaded, spec, examples, rows, args.data_root)
         regime = timed_regime(lm, loaded, spec, examples, rows, requests, args.batch_size, args.repeats,
                               args.data_root)
+        if adapters is not None:
+            run_runner(adapted, spec, examples[:1], 1, args.data_root, adapters)  # warm-up, untimed
+            regime["adapter_stages"] = {}
+            run_runner(adapted, spec, examples, args.batch_size, args.data_root, adapters, regime["adapter_stages"])
         title = (f"{len(examples)} items of {subjects} subjects (a full run has ~250 items per subject)" if subjects
                  else f"first {len(examples)} items of the fixed order (what `--limit {len(examples)}` runs)")
         regimes.append((title, regime, len(examples), same_ids))
