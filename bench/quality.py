@@ -16,7 +16,16 @@ What is computed here, and what is read:
 - Kapoor et al., in distribution: read from the calibration-tune card, whose
   held-out items (never trained on) were scored by lora_prompt and by the
   untrained zero-shot P(True) and perplexity scorers (paired bootstrap CIs).
-  The probe card's held-out split is the same items when the data settings match.
+  The probe is paired with LoRA+Prompt item by item through both folders'
+  heldout_scores.jsonl (same items when the data settings match).
+- Kapoor et al., cross-model: --cross-own is another model's runner output
+  (its answers and its own zero_shot_classifier), --cross-judged the same file
+  rescored by this model's LoRA+Prompt, e.g.
+
+    calib-eval run --model gemma3-270m --tasks mmlu_mc_calib --limit 200 --scorers zero_shot_classifier \
+        --data-root ../shared/data --output runs/crossmodel
+    calib-eval score --generations runs/crossmodel/gemma3-270m/mmlu_mc_calib/items.jsonl --scorers lora_prompt \
+        --scorer-model default --adapter lora_prompt=adapters/smollm2/calibration-tune --output runs/crossmodel-judged
 - Kapoor et al., MMLU-OE transfer and temperature scaling: from --mmlu-items
   (paired bootstrap of AUROC / ECE differences on the same items).
 - UA-CLM: token entropy of the base model's own answers, teacher-forced
@@ -27,7 +36,9 @@ What is computed here, and what is read:
   the stated confidence through verbalized-sft and multitask-sft adapters.
 
 Prints markdown (machine named) and replaces the "quality" section of
-bench/RESULTS.md. Default settings take ~20-25 minutes on the 2-core CPU.
+bench/RESULTS.md. Default settings take ~20-25 minutes on the 2-core CPU;
+`--claims kapoor` (a minute or two) re-measures one paper's rows and carries
+the others over from RESULTS.md, labelled so.
 """
 from __future__ import annotations
 
@@ -41,7 +52,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from calib_eval.metrics import expected_calibration_error, paired_bootstrap_diff, roc_auc
+from calib_eval.metrics import bootstrap_ci, expected_calibration_error, paired_bootstrap_diff, roc_auc
 from calib_eval.results import read_items
 from calib_eval.training import graded_data as gd
 from cost import replace_section  # bench/ is on sys.path when run as a script
@@ -76,7 +87,7 @@ def card(folder: Path) -> dict | None:
 
 # --------------------------------------------------------------------------- Kapoor et al.
 def kapoor_in_distribution(adapters: Path) -> list[list[str]]:
-    ct, probe = card(adapters / "calibration-tune"), card(adapters / "probe")
+    ct = card(adapters / "calibration-tune")
     if not ct or "baselines" not in ct.get("heldout_metrics", {}):
         return [["Kapoor: LoRA+Prompt beats zero-shot P(True) (held-out)", "not run", "", ""]]
     m = ct["heldout_metrics"]
@@ -92,12 +103,58 @@ def kapoor_in_distribution(adapters: Path) -> list[list[str]]:
     zs = m["baselines"]["zero_shot_classifier"]
     rows.append(["Kapoor: LoRA+Prompt ECE < zero-shot ECE", where, f"{m['ece']:.3f} vs {zs['ece']:.3f}",
                  "holds (point estimate)" if m["ece"] < zs["ece"] else "not shown"])
-    if probe and probe.get("holdout_examples") == ct.get("holdout_examples") and probe.get("heldout_metrics"):
-        p = probe["heldout_metrics"]
-        rows.append(["Kapoor: LoRA+Prompt AUROC > probe", where + " (same split)",
-                     f"{m['auroc']:.3f} vs {p['auroc']:.3f}",
-                     "holds (point estimate; no paired CI)" if m["auroc"] > p["auroc"] else "not shown"])
+    rows += probe_rows(adapters, where)
     return rows
+
+
+def probe_rows(adapters: Path, where: str) -> list[list[str]]:
+    """LoRA+Prompt against the frozen-feature probe on the same held-out items (paired by id)."""
+    from calib_eval.training.output import read_heldout_scores
+
+    ct, probe = read_heldout_scores(adapters / "calibration-tune"), read_heldout_scores(adapters / "probe")
+    if not probe:
+        return [["Kapoor: LoRA+Prompt AUROC > probe", "not run", "no probe adapter with heldout_scores.jsonl", ""]]
+    ids = [i for i in ct if i in probe]
+    if len(ids) != len(ct):  # different data settings: not the same items, no paired comparison
+        return [["Kapoor: LoRA+Prompt AUROC > probe", f"{len(ids)}/{len(ct)} held-out items shared",
+                 "the two adapters were trained on different splits", "not comparable"]]
+    y = np.array([ct[i]["correct"] for i in ids])
+    a = np.array([ct[i]["scores"]["lora_prompt"] for i in ids])
+    b = np.array([probe[i]["scores"]["probe"] for i in ids])
+    res = paired(roc_auc, a, b, y)
+    return [["Kapoor: LoRA+Prompt AUROC > probe (frozen features)", where + " (same split)",
+             f"{roc_auc(a, y):.3f} vs {roc_auc(b, y):.3f}; gain {fmt_ci(res)}", verdict(res)]]
+
+
+def kapoor_cross_model(own_path: Path | None, judged_path: Path | None) -> list[list[str]]:
+    """Model B's LoRA+Prompt judging model A's answers, against A's own zero-shot P(True) and chance.
+
+    own_path: A's runner output (items.jsonl with A's zero_shot_classifier);
+    judged_path: `calib-eval score` of the same file with B's scorers (lora_prompt).
+    """
+    claim = "Kapoor: cross-model scoring works"
+    if not (own_path and judged_path and own_path.is_file() and judged_path.is_file()):
+        return [[claim, "not run (no --cross-own / --cross-judged)", "", ""]]
+    own = {r["id"]: r for r in read_items(own_path, ("id", "correct", "scores"))}
+    judged = {r["id"]: r for r in read_items(judged_path, ("id", "correct", "scores"))}
+    ids = [i for i in own if i in judged]
+    if any(own[i]["correct"] != judged[i]["correct"] for i in ids):
+        raise SystemExit(f"{judged_path} grades differ from {own_path}: not a rescoring of the same answers")
+    y = np.array([bool(own[i]["correct"]) for i in ids])
+    a = np.array([judged[i]["scores"]["lora_prompt"] for i in ids])
+    b = np.array([own[i]["scores"]["zero_shot_classifier"] for i in ids])
+    task = own[ids[0]].get("task", own_path.parent.name)
+    where = f"{len(ids)} {task} answers of {own_path.parent.parent.name}, acc {y.mean():.2f}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chance = bootstrap_ci(roc_auc, a, y, n_resamples=1000, seed=0)
+    res = paired(roc_auc, a, b, y)
+    scorer_model = judged_path.parent.parent.name
+    above = "holds" if chance.low > 0.5 else ("reversed" if chance.high < 0.5 else "not shown (CI spans 0.5)")
+    return [[f"Kapoor: {scorer_model} LoRA+Prompt judges another model's answers (AUROC > 0.5)", where,
+             f"{roc_auc(a, y):.3f} [{chance.low:.3f}, {chance.high:.3f}]", above],
+            [f"Kapoor: {scorer_model} LoRA+Prompt AUROC > the answering model's own zero-shot P(True)", where,
+             f"{roc_auc(a, y):.3f} vs {roc_auc(b, y):.3f}; gain {fmt_ci(res)}", verdict(res)]]
 
 
 def kapoor_mmlu(items_path: Path | None, adapters: Path) -> list[list[str]]:
@@ -233,6 +290,17 @@ def holdout_rows(adapters: Path, loaded, data_root) -> list:
     return graded_split(cfg, loaded)[1]
 
 
+GROUPS = {"kapoor": "Kapoor", "ua-clm": "UA-CLM", "steyvers": "Steyvers"}  # --claims name -> row prefix
+
+
+def carried_rows(text: str, groups: set[str]) -> list[list[str]]:
+    """Rows of the previous quality table whose claim belongs to a group not re-run now."""
+    prefixes = tuple(GROUPS[g] + ":" for g in groups)
+    section = text.split("<!-- quality:start -->", 1)[-1].split("<!-- quality:end -->", 1)[0]
+    cells = [line.strip().strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    return [[c.strip() for c in row] for row in cells if row[0].strip().startswith(prefixes)]
+
+
 def main() -> None:
     from rich.console import Console
 
@@ -241,37 +309,56 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--adapters", type=Path, default=Path("adapters/smollm2"))
     ap.add_argument("--mmlu-items", type=Path, default=None)
+    ap.add_argument("--cross-own", type=Path, default=None,
+                    help="another model's runner output (items.jsonl with its zero_shot_classifier)")
+    ap.add_argument("--cross-judged", type=Path, default=None,
+                    help="`calib-eval score` of --cross-own with this model's lora_prompt")
     ap.add_argument("--model", default="default")
     ap.add_argument("--data-root", default="../shared/data")
+    ap.add_argument("--claims", default=",".join(GROUPS),
+                    help=f"groups to measure now ({', '.join(GROUPS)}); the other groups' rows are carried over "
+                         "unchanged from RESULTS.md and labelled so")
     ap.add_argument("--ua-items", type=int, default=300, help="held-out items for the UA-CLM rows")
     ap.add_argument("--bioasq-items", type=int, default=150)
     ap.add_argument("--medqa-items", type=int, default=200)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    claims = {c.strip() for c in args.claims.split(",") if c.strip()}
+    if not claims or claims - set(GROUPS):
+        ap.error(f"--claims takes some of {', '.join(GROUPS)}; got {args.claims!r}")
     console = Console()
     started = time.perf_counter()
     progress = lambda msg: console.print(f"[dim]{time.perf_counter() - started:6.0f}s[/] {msg}")  # noqa: E731
 
     loaded = load_model(args.model, "cpu", "float32")
-    rows = kapoor_in_distribution(args.adapters)
-    holdout = [g for g in holdout_rows(args.adapters, loaded, args.data_root) if g.answer_ids][: args.ua_items]
-    progress(f"{len(holdout)} held-out items")
-    bioasq = [g for g in gd.build_graded(loaded, ["bioasq"], args.bioasq_items, 0, data_root=args.data_root)
-              if g.answer_ids]
-    medqa = [g for g in gd.build_graded(loaded, ["medqa"], args.medqa_items, 0, data_root=args.data_root)
-             if g.answer_ids]
-    rows += ua_clm(loaded, args.adapters, holdout, bioasq, progress)
-    rows += steyvers(loaded, args.adapters, medqa, progress)
-    rows += kapoor_mmlu(args.mmlu_items, args.adapters)  # last: the runner may still be writing it
-    rows.append(["Kapoor: cross-model scoring works", "not run",
-                 "needs a second model; only SmolLM2-135M was converted on this machine", ""])
+    rows = []
+    if "kapoor" in claims:
+        rows += kapoor_in_distribution(args.adapters)
+    if claims & {"ua-clm", "steyvers"}:
+        holdout = [g for g in holdout_rows(args.adapters, loaded, args.data_root) if g.answer_ids][: args.ua_items]
+        progress(f"{len(holdout)} held-out items")
+    if "ua-clm" in claims:
+        bioasq = [g for g in gd.build_graded(loaded, ["bioasq"], args.bioasq_items, 0, data_root=args.data_root)
+                  if g.answer_ids]
+        rows += ua_clm(loaded, args.adapters, holdout, bioasq, progress)
+    if "steyvers" in claims:
+        medqa = [g for g in gd.build_graded(loaded, ["medqa"], args.medqa_items, 0, data_root=args.data_root)
+                 if g.answer_ids]
+        rows += steyvers(loaded, args.adapters, medqa, progress)
+    if "kapoor" in claims:
+        rows += kapoor_mmlu(args.mmlu_items, args.adapters)  # the runner may still be writing it
+        rows += kapoor_cross_model(args.cross_own, args.cross_judged)
+    kept = set(GROUPS) - claims
+    carried = carried_rows(RESULTS.read_text(), kept) if kept and RESULTS.exists() else []
 
     lines = [f"## quality\n\nMachine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
              f"{torch.__version__}. Model `{args.model}` ({loaded.name}); adapters from `{args.adapters}`. "
              f"Verdict: 'holds' only when the paired bootstrap 95% CI excludes 0 in the claimed direction.\n",
              "| claim | items | measured | verdict |", "|---|---|---|---|"]
-    lines += [f"| {' | '.join(r)} |" for r in rows]
-    lines.append(f"\nTotal {time.perf_counter() - started:.0f}s.")
+    lines += [f"| {' | '.join(r)} |" for r in rows + carried]
+    lines.append(f"\nMeasured in this run: {', '.join(sorted(claims))} ({time.perf_counter() - started:.0f}s)."
+                 + (f" Rows of {', '.join(sorted(kept))} are carried over unchanged from the previous run of this "
+                    "script (same adapters' recipes, same items)." if carried else ""))
     text = "\n".join(lines)
     console.print(text)
     if not args.no_write:
