@@ -157,6 +157,8 @@ def kapoor_cross_model(own_path: Path | None, judged_path: Path | None) -> list[
     own_path: A's runner output (items.jsonl with A's zero_shot_classifier);
     judged_path: `calib-eval score` of the same file with B's scorers (lora_prompt).
     """
+    from calib_eval.leaderboard.records import display_model_name
+
     claim = "Kapoor: cross-model scoring works"
     if not (own_path and judged_path and own_path.is_file() and judged_path.is_file()):
         return [[claim, "not run (no --cross-own / --cross-judged)", "", ""]]
@@ -169,12 +171,12 @@ def kapoor_cross_model(own_path: Path | None, judged_path: Path | None) -> list[
     a = np.array([judged[i]["scores"]["lora_prompt"] for i in ids])
     b = np.array([own[i]["scores"]["zero_shot_classifier"] for i in ids])
     task = own[ids[0]].get("task", own_path.parent.name)
-    where = f"{len(ids)} {task} answers of {own_path.parent.parent.name}, acc {y.mean():.2f}"
+    where = f"{len(ids)} {task} answers of {display_model_name(own_path.parent.parent.name)}, acc {y.mean():.2f}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         chance = bootstrap_ci(roc_auc, a, y, n_resamples=1000, seed=0)
     res = paired(roc_auc, a, b, y)
-    scorer_model = judged_path.parent.parent.name
+    scorer_model = display_model_name(judged_path.parent.parent.name)
     above = "holds" if chance.low > 0.5 else ("reversed" if chance.high < 0.5 else "not shown (CI spans 0.5)")
     return [[f"Kapoor: {scorer_model} LoRA+Prompt judges another model's answers (AUROC > 0.5)", where,
              f"{roc_auc(a, y):.3f} [{chance.low:.3f}, {chance.high:.3f}]", above],
@@ -334,10 +336,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--adapters", type=Path, default=Path("adapters/smollm2"))
     ap.add_argument("--mmlu-items", type=Path, default=None)
-    ap.add_argument("--cross-own", type=Path, default=None,
-                    help="another model's runner output (items.jsonl with its zero_shot_classifier)")
-    ap.add_argument("--cross-judged", type=Path, default=None,
-                    help="`calib-eval score` of --cross-own with this model's lora_prompt")
+    ap.add_argument("--cross-own", type=Path, action="append", default=[],
+                    help="another model's runner output (items.jsonl with its zero_shot_classifier); repeatable")
+    ap.add_argument("--cross-judged", type=Path, action="append", default=[],
+                    help="`calib-eval score` of the matching --cross-own with this model's lora_prompt")
     ap.add_argument("--model", default="default")
     ap.add_argument("--data-root", default="../shared/data")
     ap.add_argument("--claims", default=",".join(GROUPS),
@@ -372,7 +374,10 @@ def main() -> None:
         rows += steyvers(loaded, args.adapters, medqa, progress)
     if "kapoor" in claims:
         rows += kapoor_mmlu(args.mmlu_items, args.adapters)  # the runner may still be writing it
-        rows += kapoor_cross_model(args.cross_own, args.cross_judged)
+        if len(args.cross_own) != len(args.cross_judged):
+            ap.error("give one --cross-judged per --cross-own")
+        for own, judged in zip(args.cross_own, args.cross_judged) if args.cross_own else [(None, None)]:
+            rows += kapoor_cross_model(own, judged)
     kept = set(GROUPS) - claims
     carried = carried_rows(RESULTS.read_text(), kept) if kept and RESULTS.exists() else []
 
