@@ -68,9 +68,9 @@ def measure_scorers(loaded, spec, examples, rows, batch_size, k, adapters=None):
             with base_model(adapters) if name in SCORERS else contextlib.nullcontext():  # LoRA scorers switch it on
                 get_scorer(name)().score(scoring)
             totals[name][0] += time.perf_counter() - t0
-            if name in SCORERS:
+            if name in SCORERS or not adapters.cards[name].get("has_lora", True):  # probe: base cache extended
                 totals[name][1] += state.stats["forward_tokens"] - before
-            else:  # adapters change keys and values: the scorer encodes prompt + answer + query afresh
+            else:  # a LoRA changes keys and values: the scorer encodes prompt + answer + query afresh
                 totals[name][1] += sum(len(rows[i]) + len(a) for i, a in zip(batch, answer_ids)) + \
                     len(batch) * len(encode_text(loaded.tokenizer, prompts.UNCERTAINTY_QUERY))
     return totals, time.perf_counter() - started
