@@ -130,6 +130,7 @@ def main(argv=None) -> int:
         s, tokens = totals[name]
         lines.append(f"| {name} | {s:.1f} | {s / gen_s:.2f} | {tokens} | {tokens / max(gen_tokens, 1):.2f} | "
                      f"{args.items / (gen_s + s):.2f} |")
+    lines += ["", *target_rows(totals, gen_s, args.k)]
     lines += ["", "Batching (generation only, same items):", "", "| batch size | seconds | items/s | x batch 1 |", "|---|---|---|---|"]
     base = None
     for size in [int(b) for b in args.batch_sizes.split(",")]:
@@ -145,6 +146,18 @@ def main(argv=None) -> int:
     print(table)
     replace_section(Path(args.results), "cost", table)
     return 0
+
+
+def target_rows(totals: dict, gen_s: float, k: int) -> list[str]:
+    """Issue #7's cost targets, as total cost (generation + scorer) over plain generation."""
+    targets = {"lora_prompt": 1.3, "sampling": 1.2 * k}
+    lines = ["| target (issue #7) | measured: (generation + scorer) / generation | target | met |", "|---|---|---|---|"]
+    for name, limit in targets.items():
+        if name in totals:
+            total = 1 + totals[name][0] / gen_s
+            lines.append(f"| {name}{f' (k={k})' if name == 'sampling' else ''} | {total:.2f} | <= {limit:.1f} | "
+                         f"{'yes' if total <= limit else f'NO (by {total - limit:.2f})'} |")
+    return lines
 
 
 def replace_section(path: Path, name: str, body: str) -> None:
