@@ -11,7 +11,8 @@
 set -euo pipefail
 OUT=${1:-adapters/smollm2}
 DATA=${CALIB_EVAL_DATA:-../shared/data}
-COMMON=(--model default --max-examples 1500 --holdout-fraction 0.3345 --seed 0 --data-root "$DATA" --checkpoint-every 50)
+DATA_ARGS=(); [ -d "$DATA" ] && DATA_ARGS=(--data-root "$DATA")  # else the loaders use the hub datasets
+COMMON=(--model default --max-examples 1500 --holdout-fraction 0.3345 --seed 0 "${DATA_ARGS[@]}" --checkpoint-every 50)
 
 train() {  # name, extra flags...
   local name=$1; shift
@@ -27,7 +28,7 @@ case "${ONLY:-all}" in
     train verbalized-sft --steps 100
     train multitask-sft --steps 100
     [ -f "$OUT/temperature/calib_card.json" ] || calib-eval train --recipe adapters/recipes/temperature.yaml \
-        --output "$OUT/temperature" --model default --val-limit 200 --data-root "$DATA"
+        --output "$OUT/temperature" --model default --val-limit 200 "${DATA_ARGS[@]}"
     ;;&
   probe|all) train probe ;;
 esac
