@@ -24,8 +24,11 @@ What is computed here, and what is read:
 
     calib-eval run --model gemma3-270m --tasks mmlu_mc_calib --limit 200 --scorers zero_shot_classifier \
         --data-root ../shared/data --output runs/crossmodel
-    calib-eval score --generations runs/crossmodel/gemma3-270m/mmlu_mc_calib/items.jsonl --scorers lora_prompt \
-        --scorer-model default --adapter lora_prompt=adapters/smollm2/calibration-tune --output runs/crossmodel-judged
+    calib-eval score --generations runs/crossmodel/gemma3-270m/mmlu_mc_calib/items.jsonl \
+        --scorers lora_prompt,zero_shot_classifier --scorer-model default \
+        --adapter lora_prompt=adapters/smollm2/calibration-tune --data-root ../shared/data --output runs/crossmodel-judged
+
+  and the same for bioasq_ood_calib with --limit 150 (the pairs in bench/RESULTS.md).
 - Kapoor et al., MMLU-OE transfer and temperature scaling: from --mmlu-items
   (paired bootstrap of AUROC / ECE differences on the same items).
 - UA-CLM: token entropy of the base model's own answers, teacher-forced
