@@ -101,40 +101,33 @@ def run_ours(loaded, spec, examples, rows, batch_size: int) -> tuple[dict, list[
 
 
 def run_runner(loaded, spec, examples, batch_size: int, data_root, adapters=None,
-               stages: dict | None = None) -> tuple[list[float], list[str], int]:
-    """`calib-eval run`'s own loop (run_task minus file writing): items grouped by few-shot prefix, each
-    prefix encoded once and its cache shared by the group; then generation + P(True) per batch (and the
-    adapters' scorers, whose wall seconds, like generation's, run_batch adds to `stages`).
-    Returns [wall, cpu] seconds, the answers and how many prefixes were encoded once for a group."""
-    from calib_eval.inference.batching import length_sorted_batches
-    from calib_eval.inference.state import encode_prefix
-    from calib_eval.runner.batch_work import base_model, run_batch
-    from calib_eval.runner.run import _prepare, _unshare_small_groups
+               stages: dict | None = None) -> tuple[list[float], list[str]]:
+    """`calib-eval run`'s own loop (`answered_batches`, as run_task calls it, minus file writing): items
+    grouped by few-shot prefix, each shared prefix encoded once; then generation + P(True) per batch (and
+    the adapters' scorers, whose wall seconds, like generation's, run_batch adds to `stages`).
+    Returns [wall, cpu] seconds and the answers."""
+    from calib_eval.runner.config import RunConfig
+    from calib_eval.runner.run import answered_batches
 
     seconds, answers = [0.0, 0.0], [""] * len(examples)
-    t0 = clock()
-    prefixes, prefix_ids, suffix_ids, texts = _prepare(spec, examples, loaded.tokenizer, data_root)
-    todo = list(range(len(examples)))
-    _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids)
-    lengths = [len(prefix_ids[prefixes[i]]) + len(suffix_ids[i]) for i in todo]
+    config = RunConfig(batch_size=batch_size, data_root=data_root)
     scorers = {name: get_scorer(name)() for name in (SCORER, *(adapters.cards if adapters else ()))}
-    live: dict = {}
-    for batch in length_sorted_batches(lengths, batch_size, [prefixes[i] for i in todo]):
-        prefix = prefixes[batch[0]]
-        if prefix and prefix not in live:
-            live.clear()
-            with base_model(adapters):
-                live[prefix] = encode_prefix(loaded.model, prefix_ids[prefix])
-        outcome = run_batch(loaded, spec, [examples[i] for i in batch], prefix_ids[prefix],
-                            [suffix_ids[i] for i in batch], [texts[i] for i in batch], scorers, ScorerConfig(),
-                            adapters, live.get(prefix))
+    t0 = clock()
+    for batch, outcome in answered_batches(loaded, spec, examples, range(len(examples)), scorers, adapters, config):
         for i, row in zip(batch, outcome.rows):
             answers[i] = row["answer"]
         if stages is not None:
             for name, spent in {"generation": outcome.generation_s, **outcome.scoring_s}.items():
                 stages[name] = stages.get(name, 0.0) + spent
     charge(seconds, t0)
-    return seconds, answers, len({prefixes[i] for i in todo if prefixes[i]})
+    return seconds, answers
+
+
+def shared_prefixes(spec, examples, data_root) -> int:
+    """Few-shot prefixes that 2+ of the items share (the run loop encodes each once)."""
+    from collections import Counter
+
+    return sum(n >= 2 for n in Counter(spec.build_prefix(ex, data_root) for ex in examples).values())
 
 
 def pick_items(spec, n: int, data_root, subjects: int | None):
@@ -143,12 +136,9 @@ def pick_items(spec, n: int, data_root, subjects: int | None):
     examples = load_task_examples(spec, None if subjects else n, data_root)
     if not subjects:
         return examples
-    chosen: list[str] = []
-    for ex in examples:
-        key = spec.build_prefix(ex, data_root)
-        if key not in chosen and len(chosen) < subjects:
-            chosen.append(key)
-    return [ex for ex in examples if spec.build_prefix(ex, data_root) in chosen][:n]
+    keys = [spec.build_prefix(ex, data_root) for ex in examples]
+    chosen = list(dict.fromkeys(keys))[:subjects]  # first subjects in the fixed order
+    return [ex for ex, key in zip(examples, keys) if key in chosen][:n]
 
 
 def same_prompt_ids(lm, requests, rows) -> int:
@@ -177,7 +167,7 @@ SIDES = {  # key -> table label; "run" is what the target is about
 def timed_regime(lm, loaded, spec, examples, rows, requests, batch_size: int, repeats: int, data_root) -> dict:
     """Each side `repeats` times, rotating which goes first; per side a list of [wall, cpu], plus answers."""
     times: dict[str, list] = {k: [] for k in SIDES}
-    answers, groups = {}, 0
+    answers = {}
     order = ["lm-eval", "engine", "run"]
     for repeat in range(repeats):  # rotate: no side always gets the quieter minute
         for side in order[repeat % 3:] + order[: repeat % 3]:
@@ -189,9 +179,9 @@ def timed_regime(lm, loaded, spec, examples, rows, requests, batch_size: int, re
                 times["generation"].append(stages["generation"])
                 times["engine"].append([g + q for g, q in zip(stages["generation"], stages[SCORER])])
             else:
-                seconds, answers["run"], groups = run_runner(loaded, spec, examples, batch_size, data_root)
+                seconds, answers["run"] = run_runner(loaded, spec, examples, batch_size, data_root)
                 times["run"].append(seconds)
-    return {"times": times, "answers": answers, "groups": groups}
+    return {"times": times, "answers": answers, "groups": shared_prefixes(spec, examples, data_root)}
 
 
 def speed_rows(n: int, times: dict, column: int) -> list[str]:

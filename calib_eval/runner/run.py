@@ -99,28 +99,15 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
                  "adapters": dict(sorted(config.adapters.items())), "scorer_config": dataclasses.asdict(config.scorer)}
     cache = ItemCache(out_dir / shard.cache_name(), signature)
     done = set(_rows_of_other_shards(out_dir, shard, signature)) | set(cache.rows)
-    prefixes, prefix_ids, suffix_ids, prompts_text = _prepare(spec, examples, loaded.tokenizer, config.data_root)
     # split the full list (not what is left) so every process agrees on who owns what
     mine = shard.take(list(range(len(examples))))
     todo = [i for i in mine if examples[i].id not in done]
-    _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids)
-    lengths = [len(prefix_ids[prefixes[i]]) + len(suffix_ids[i]) for i in todo]
-    batches = [[todo[j] for j in b] for b in length_sorted_batches(lengths, config.batch_size, [prefixes[i] for i in todo])]
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(todo),
                "items_resumed": len(done)}
     extra: dict = {}
-    prefix_caches: dict[str, object] = {}
     with _progress(console) as progress:
         bar = progress.add_task(f"{task}", total=len(mine), completed=len(mine) - len(todo))
-        for batch in batches:
-            prefix = prefixes[batch[0]]
-            if prefix and prefix not in prefix_caches:
-                prefix_caches.clear()  # one live prefix at a time keeps memory flat
-                with base_model(adapters):
-                    prefix_caches[prefix] = encode_prefix(loaded.model, prefix_ids[prefix])
-            outcome = run_batch(loaded, spec, [examples[i] for i in batch], prefix_ids[prefix],
-                                    [suffix_ids[i] for i in batch], [prompts_text[i] for i in batch],
-                                    scorers, config.scorer, adapters, prefix_caches.get(prefix))
+        for batch, outcome in answered_batches(loaded, spec, examples, todo, scorers, adapters, config):
             cache.append(outcome.rows)
             timings["generation_s"] += outcome.generation_s
             for name, seconds in outcome.scoring_s.items():
@@ -142,6 +129,29 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
     console.print(f"[dim]{results_path}  (generation {timings['generation_s']:.1f}s; scoring "
                   + ", ".join(f"{n} {s:.1f}s" for n, s in timings["scoring_s"].items()) + ")[/dim]")
     return results_path
+
+
+def answered_batches(loaded, spec, examples, todo: list[int], scorers: dict, adapters, config: RunConfig):
+    """Yield (item indexes, BatchOutcome) for examples[todo], batch by batch.
+
+    Items are grouped by few-shot prefix: a prefix two or more items share is
+    encoded once and its cache reused by their batches (one live prefix at a
+    time keeps memory flat); the rest carry their prefix inline.
+    """
+    prefixes, prefix_ids, suffix_ids, prompts_text = _prepare(spec, examples, loaded.tokenizer, config.data_root)
+    _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids)
+    lengths = [len(prefix_ids[prefixes[i]]) + len(suffix_ids[i]) for i in todo]
+    batches = [[todo[j] for j in b] for b in length_sorted_batches(lengths, config.batch_size, [prefixes[i] for i in todo])]
+    prefix_caches: dict[tuple, object] = {}
+    for batch in batches:
+        prefix = prefixes[batch[0]]
+        if prefix and prefix not in prefix_caches:
+            prefix_caches.clear()
+            with base_model(adapters):
+                prefix_caches[prefix] = encode_prefix(loaded.model, prefix_ids[prefix])
+        yield batch, run_batch(loaded, spec, [examples[i] for i in batch], prefix_ids[prefix],
+                               [suffix_ids[i] for i in batch], [prompts_text[i] for i in batch],
+                               scorers, config.scorer, adapters, prefix_caches.get(prefix))
 
 
 def _other_caches(out_dir: Path, shard: Shard, signature: dict) -> list[ItemCache]:
