@@ -51,6 +51,7 @@ import platform
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -67,14 +68,14 @@ def fmt_ci(res) -> str:
     return f"{res.estimate:+.3f} [{res.low:+.3f}, {res.high:+.3f}]"
 
 
-def verdict(res, better: str = "higher") -> str:
-    """'holds' when the paired 95% CI excludes 0 in the claimed direction."""
-    low, high = (res.low, res.high) if better == "higher" else (-res.high, -res.low)
+def verdict(res, better: str = "higher", null: float = 0.0) -> str:
+    """'holds' when the 95% CI (anything with .low/.high) excludes `null` in the claimed direction."""
+    low, high = (res.low - null, res.high - null) if better == "higher" else (null - res.high, null - res.low)
     if low > 0:
         return "holds"
     if high < 0:
         return "reversed"
-    return "not shown (CI spans 0)"
+    return f"not shown (CI spans {null:g})"
 
 
 def paired(metric, a, b, y):
@@ -99,7 +100,7 @@ def kapoor_in_distribution(adapters: Path) -> list[list[str]]:
     for name, claim in (("zero_shot_classifier", "zero-shot P(True)"), ("perplexity", "perplexity (best untrained)")):
         b = m["baselines"][name]
         g = b["auroc_gain"]
-        ok = "holds" if g["low"] > 0 else ("reversed" if g["high"] < 0 else "not shown (CI spans 0)")
+        ok = verdict(SimpleNamespace(**g))
         rows.append([f"Kapoor: LoRA+Prompt AUROC > {claim}", where,
                      f"{m['auroc']:.3f} vs {b['auroc']:.3f}; gain {g['estimate']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]",
                      ok])
@@ -180,7 +181,7 @@ def kapoor_cross_model(own_path: Path | None, judged_path: Path | None) -> list[
         chance = bootstrap_ci(roc_auc, a, y, n_resamples=1000, seed=0)
     res = paired(roc_auc, a, b, y)
     scorer_model = display_model_name(judged_path.parent.parent.name)
-    above = "holds" if chance.low > 0.5 else ("reversed" if chance.high < 0.5 else "not shown (CI spans 0.5)")
+    above = verdict(chance, null=0.5)
     return [[f"Kapoor: {scorer_model} LoRA+Prompt judges another model's answers (AUROC > 0.5)", where,
              f"{roc_auc(a, y):.3f} [{chance.low:.3f}, {chance.high:.3f}]", above],
             [f"Kapoor: {scorer_model} LoRA+Prompt AUROC > the answering model's own zero-shot P(True)", where,
