@@ -58,6 +58,10 @@ from calib_eval.errors import unknown_name
 from calib_eval.types import Example
 
 Grade = tuple[bool, str]
+
+# Bumped whenever a rule changes what counts as correct; results record it so a
+# leaderboard can tell labels made by an older grader (stale) from current ones.
+GRADER_VERSION = "1"
 KINDS = ("open", "choice", "yesno", "summary", "unanswerable")
 OPEN_METRICS = ("match", "rouge_l")
 LETTERS = string.ascii_uppercase

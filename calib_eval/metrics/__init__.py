@@ -6,6 +6,10 @@ problem. ``correct`` is always per-item correctness (bool or 0/1); ``confidence`
 is P(correct) in [0, 1]; ``score`` is any finite real, higher = more likely
 correct. Conventions (bin edges, ties) are in each module's docstring.
 """
+# Bumped whenever a metric, interval or recalibration rule changes the numbers a
+# results file holds; leaderboard rows made under another version are stale.
+METRICS_VERSION = "1"
+
 from calib_eval.metrics._validation import UndefinedMetricWarning
 from calib_eval.metrics.bootstrap import BootstrapResult, bootstrap_ci, paired_bootstrap_diff
 from calib_eval.metrics.calibration import (
@@ -28,6 +32,7 @@ from calib_eval.metrics.selective import RiskCoverageCurve, aurc, risk_coverage_
 from calib_eval.metrics.summary import CalibrationMap, summarize
 
 __all__ = [
+    "METRICS_VERSION",
     "BootstrapResult",
     "CalibrationMap",
     "PlattMap",
