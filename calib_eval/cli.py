@@ -24,6 +24,17 @@ def _adapter_pairs(values: list[str] | None) -> dict[str, str]:
     return pairs
 
 
+def _add_placement(p, d) -> None:
+    """Big-model loading flags shared by run and score (calib_eval.placement)."""
+    from calib_eval.placement import DEVICE_MAPS, QUANTIZE
+
+    p.add_argument("--device-map", default=d.device_map, choices=DEVICE_MAPS,
+                   help="spread the model over GPUs and CPU with accelerate (big models)")
+    p.add_argument("--max-memory", default=d.max_memory, metavar="DEV=SIZE,...",
+                   help="per-device caps for --device-map, e.g. 0=20GiB,1=20GiB,cpu=64GiB")
+    p.add_argument("--quantize", default=d.quantize, choices=QUANTIZE, help="8-/4-bit weights (bitsandbytes, GPU)")
+
+
 def _add_run(sub) -> None:
     from calib_eval.runner.config import RunConfig
 
@@ -39,9 +50,12 @@ def _add_run(sub) -> None:
     p.add_argument("--device", default=d.device)
     p.add_argument("--dtype", default=d.dtype)
     p.add_argument("--data-root", default=d.data_root, help="offline data folder (else $CALIB_EVAL_DATA)")
+    _add_placement(p, d)
     p.add_argument("--bootstrap", type=int, default=d.bootstrap, help="bootstrap resamples for 95%% CIs")
     p.add_argument("--sampling-k", type=int, default=d.scorer.sampling_k)
     p.add_argument("--verbalized-fallback", type=float, default=d.scorer.verbalized_fallback)
+    p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
+                   help="sampling family: 'grader' or 'nli:<hub id or folder>'")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -53,8 +67,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = RunConfig(
         model=args.model, tasks=args.tasks, scorers=args.scorers, adapters=_adapter_pairs(args.adapter),
         limit=args.limit, output=args.output, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
+        device_map=args.device_map, max_memory=args.max_memory, quantize=args.quantize,
         data_root=args.data_root, bootstrap=args.bootstrap,
-        scorer=replace(base.scorer, sampling_k=args.sampling_k, verbalized_fallback=args.verbalized_fallback),
+        scorer=replace(base.scorer, sampling_k=args.sampling_k, verbalized_fallback=args.verbalized_fallback,
+                       semantic_equivalence=args.semantic_equivalence),
     )
     run(config)
     return 0
@@ -68,14 +84,18 @@ def _add_score(sub) -> None:
     p.add_argument("--generations", required=True, help="items.jsonl or lm-eval samples_<task>_<date>.jsonl")
     p.add_argument("--scorers", type=_csv, default=d.scorers)
     p.add_argument("--scorer-model", default=d.model, help="model that scores (may differ: cross-model estimation)")
+    p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
+                   help="sampling family over stored samples: 'grader' or 'nli:<hub id or folder>'")
     p.add_argument("--adapter", action="append", metavar="SCORER=PATH")
     p.add_argument("--output", default="runs/rescored")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
+    _add_placement(p, d)
     p.add_argument("--data-root", default=d.data_root)
     p.add_argument("--bootstrap", type=int, default=d.bootstrap)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from dataclasses import replace
     from pathlib import Path
 
     from calib_eval.runner import RunConfig
@@ -83,7 +103,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     config = RunConfig(model=args.scorer_model, scorers=args.scorers, adapters=_adapter_pairs(args.adapter),
                        output=args.output, batch_size=args.batch_size, data_root=args.data_root,
-                       bootstrap=args.bootstrap)
+                       bootstrap=args.bootstrap, device_map=args.device_map, max_memory=args.max_memory,
+                       quantize=args.quantize,
+                       scorer=replace(RunConfig().scorer, semantic_equivalence=args.semantic_equivalence))
     rescore(Path(args.generations), config)
     return 0
 
@@ -218,7 +240,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train(args)
 
 
-PARSERS = {"train": (_add_train, cmd_train), "score": (_add_score, cmd_score), "pairwise": (_add_pairwise, cmd_pairwise), "leaderboard": (_add_leaderboard, cmd_leaderboard), "run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks)}
+def _add_scorers(sub) -> None:
+    sub.add_parser("scorers", help="list the uncertainty scorers (name, kind, task modes, what it computes)")
+
+
+def cmd_scorers(args: argparse.Namespace) -> int:
+    from calib_eval.scorers import SCORERS
+
+    for name in SCORERS.names():
+        cls = SCORERS.get(name)
+        kind = "probability" if cls.is_probability else "raw score"
+        needs = " (needs --adapter)" if cls.needs_adapter else ""
+        about = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        print(f"{name:26s} {kind:11s} {','.join(cls.task_modes):16s} {about}{needs}")
+    return 0
+
+
+PARSERS = {"train": (_add_train, cmd_train), "score": (_add_score, cmd_score), "pairwise": (_add_pairwise, cmd_pairwise), "leaderboard": (_add_leaderboard, cmd_leaderboard), "run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks), "scorers": (_add_scorers, cmd_scorers)}
 
 
 def build_parser() -> argparse.ArgumentParser:

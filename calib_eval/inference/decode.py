@@ -5,7 +5,7 @@ entropies give the UA-CLM entropy scorer at no extra forward pass.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -19,6 +19,11 @@ class DecodeResult:
     logprobs: list[list[float]]  # log p of each kept token
     entropies: list[list[float]]  # predictive entropy (nats) at each kept step
     first_logits: torch.Tensor  # (B, V) logits before the first answer token
+    # log p of everything each row generated, its stop/EOS token and trailing blanks
+    # included (the whole sampled sequence, as semantic entropy weighs it), and how
+    # many tokens that was; under the sampling temperature when sampling
+    sequence_logprobs: list[float] = field(default_factory=list)
+    sequence_lengths: list[int] = field(default_factory=list)
 
 
 def _stops(tokenizer, token_id: int, stop: tuple[str, ...], eos_ids: set[int]) -> bool:
@@ -49,6 +54,7 @@ def greedy_decode(state: PromptState, tokenizer, max_new_tokens: int, stop: tupl
     logprobs = [[] for _ in range(batch)]
     entropies = [[] for _ in range(batch)]
     done = [False] * batch
+    seq_logprob, seq_length = [0.0] * batch, [0] * batch
     appended = 0
     stop_cache: dict[int, bool] = {}
     for _ in range(max_new_tokens):
@@ -70,6 +76,8 @@ def greedy_decode(state: PromptState, tokenizer, max_new_tokens: int, stop: tupl
             if done[row]:
                 continue
             tok = int(next_ids[row])
+            seq_logprob[row] += float(chosen[row])
+            seq_length[row] += 1
             if tok not in stop_cache:
                 stop_cache[tok] = _stops(tokenizer, tok, stop, eos_ids)
             if stop_cache[tok] and not (stop_after_text and _blank(tokenizer, kept[row])):
@@ -90,7 +98,7 @@ def greedy_decode(state: PromptState, tokenizer, max_new_tokens: int, stop: tupl
     # a scorer must extend the state with its query before reading logits.
     state.last_logits = None  # type: ignore[assignment]
     texts = [tokenizer.decode(k, skip_special_tokens=True) for k in kept]
-    return DecodeResult(kept, texts, logprobs, entropies, first_logits)
+    return DecodeResult(kept, texts, logprobs, entropies, first_logits, seq_logprob, seq_length)
 
 
 def _blank(tokenizer, token_ids: list[int]) -> bool:

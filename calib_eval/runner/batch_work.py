@@ -80,7 +80,7 @@ def run_batch(loaded, spec: TaskSpec, examples: list[Example], prefix_ids, suffi
     generation_s = time.perf_counter() - started
     batch = ScoringBatch(graded, loaded, prefix_ids, suffix_ids, answer_ids, config=cfg, adapters=adapters,
                          prefix_cache=prefix_cache, answered=state, prompt_only=checkpoint,
-                         max_new_tokens=spec.max_new_tokens, stop=spec.stop)
+                         max_new_tokens=spec.max_new_tokens, stop=spec.stop, grader=spec.grade)
     scores: dict[str, list[float]] = {}
     timings: dict[str, float] = {}
     for name, scorer in scorers.items():
@@ -93,6 +93,8 @@ def run_batch(loaded, spec: TaskSpec, examples: list[Example], prefix_ids, suffi
             scores[name] = apply_card_temperature(scores[name], adapters.cards[name])
         timings[name] = time.perf_counter() - t0
     rows = [_row(g, spec.name, {n: s[i] for n, s in scores.items()}) for i, g in enumerate(graded)]
+    for row, samples in zip(rows, batch.samples or ()):  # stored, so `calib-eval score` never resamples
+        row["samples"] = samples.to_json()
     return BatchOutcome(rows, generation_s, timings, batch.extra)
 
 

@@ -53,7 +53,8 @@ def run(config: RunConfig, console: Console | None = None) -> list[Path]:
     for task in config.tasks:  # fail on bad names before spending minutes loading
         resolve_scorers(config.scorers, config.adapters, get_task(task).mode)
     shard = current_shard()
-    loaded = load_model(config.model, shard.device(config.device), config.dtype)
+    loaded = load_model(config.model, shard.device(config.device), config.dtype, config.placement,
+                        shard.max_memory(config.placement))
     adapters = AdapterSet.load(loaded, config.adapters) if config.adapters else None
     written = []
     for task in config.tasks:
@@ -179,3 +180,5 @@ def _merge_extra(total: dict, new: dict) -> None:
                 into[key] = into.get(key, 0) + value
             elif isinstance(value, list):
                 into[key] = (into.get(key, []) + value)[:10]
+            elif isinstance(value, str):  # a setting (e.g. which equivalence was used): same in every batch
+                into.setdefault(key, value)

@@ -18,13 +18,33 @@ from calib_eval.types import Graded
 class ScorerConfig:
     """Scorer settings; defaults follow the papers (DESIGN.md section 2)."""
 
-    sampling_k: int = 10  # samples per question (sampling consistency)
+    sampling_k: int = 10  # samples per question, drawn once and shared by every sampling-family scorer
     sampling_temperature: float = 1.0
-    semantic_clusters: bool = False  # also report semantic-entropy-style cluster agreement
+    # when two samples mean the same: "grader" (the task's own grader), "nli:<hub id or folder>"
+    # (bidirectional entailment, Kuhn et al. 2023)
+    semantic_equivalence: str = "grader"
+    semantic_length_norm: bool = True  # semantic entropy weighs samples by mean token log-prob (Farquhar et al.)
+    graph_similarity: str = "equivalence"  # EigV/Degree/Eccentricity edge weight: equivalence | rouge_l
+    eccentricity_threshold: float = 0.9  # eigenvectors of the Laplacian kept: eigenvalue below this (Lin et al.)
     verbalized_max_tokens: int = 6  # tokens allowed for "73" / "73%" after the query
     verbalized_fallback: float = 0.5  # confidence used when no number can be parsed
     entropy_reduce: str = "mean"  # mean | max token entropy (UA-CLM)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        from calib_eval.errors import CalibEvalError, unknown_name
+
+        if self.sampling_k < 1:
+            raise CalibEvalError(f"sampling_k must be >= 1, got {self.sampling_k}")
+        backend = self.semantic_equivalence.split(":", 1)
+        if backend[0] not in ("grader", "nli") or (backend[0] == "nli") != (len(backend) == 2 and bool(backend[1])):
+            raise CalibEvalError(f"semantic_equivalence must be 'grader' or 'nli:<hub id or folder>', "
+                                 f"got {self.semantic_equivalence!r}")
+        if self.graph_similarity not in GRAPH_SIMILARITIES:
+            raise unknown_name("graph similarity", self.graph_similarity, GRAPH_SIMILARITIES)
+
+
+GRAPH_SIMILARITIES = ("equivalence", "rouge_l")
 
 
 @dataclass
@@ -44,6 +64,17 @@ class ScoringBatch:
     answered: Any = None  # PromptState: prompt + answer on the base model
     prompt_only: Any = None  # checkpoint of `answered` before the answer was decoded
     extra: dict = field(default_factory=dict)  # per-scorer diagnostics, merged into results
+    grader: Any = None  # the task's grade(example, answer); None: calib_eval.grading.grade
+    samples: Any = None  # list[SampleSet], one per item: drawn once (or read from a file), shared
+    shared: dict = field(default_factory=dict)  # per-batch products several scorers reuse
+
+    def sampled(self):
+        """The k samples per item, drawn on first use and shared by every sampling-family scorer."""
+        if self.samples is None:
+            from calib_eval.scorers.samples import draw_samples
+
+            self.samples = draw_samples(self)
+        return self.samples
 
     def answered_state(self):
         """Base-model state of prompt + answer, encoding it only if nobody has."""

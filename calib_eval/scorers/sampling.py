@@ -1,55 +1,22 @@
-"""Sampling consistency: k sampled answers, agreement with the greedy one.
+"""Sampling consistency: the share of k sampled answers that mean the same as the greedy one.
 
-The prompt is encoded once and its cache repeated k times, so the k samples
-cost k decodes of the answer, not k encodes of a 5-shot prompt.
-Optional semantic clustering groups samples by normalised text and reports
-the share of the largest cluster (a cheap semantic-entropy stand-in).
+"Mean the same" is the configured equivalence backend (default: the task's
+grader, so "Paris" and "paris, France" agree where exact text never would).
+The k samples are the family's shared ones (calib_eval.scorers.family):
+asking for this and the semantic-entropy scorers costs one sampling run.
 """
 from __future__ import annotations
 
-from collections import Counter
-
-import torch
-
-from calib_eval.grading import normalize_answer
-from calib_eval.inference.decode import greedy_decode
-from calib_eval.scorers.base import SCORERS, ScoringBatch
-
-
-def agreement(greedy: str, samples: list[str]) -> float:
-    target = normalize_answer(greedy)
-    if not target:
-        return 0.0
-    return sum(normalize_answer(s) == target for s in samples) / len(samples)
-
-
-def largest_cluster_share(samples: list[str]) -> float:
-    counts = Counter(normalize_answer(s) for s in samples)
-    return max(counts.values()) / len(samples)
+from calib_eval.scorers.base import SCORERS, ScorerConfig
+from calib_eval.scorers.family import SampleScorer, SampleView
 
 
 @SCORERS.register("sampling")
-class Sampling:
+class Sampling(SampleScorer):
+    """Share of the k samples equivalent to the greedy answer (0 when that answer is empty)."""
+
     name = "sampling"
     is_probability = True
-    needs_adapter = False
-    task_modes = ("generate",)
 
-    def score(self, batch: ScoringBatch) -> list[float]:
-        cfg = batch.config
-        k = cfg.sampling_k
-        state = batch.prompt_state().fork(repeats=k)  # (B*k) rows, shared prefix tensors
-        generator = torch.Generator(device=state.mask.device).manual_seed(cfg.seed)
-        texts = greedy_decode(state, batch.model.tokenizer, batch.max_new_tokens, batch.stop,
-                              sample_temperature=cfg.sampling_temperature, generator=generator).texts
-        scores = []
-        clusters = []
-        for row, graded in enumerate(batch.items):
-            samples = texts[row * k : (row + 1) * k]
-            scores.append(agreement(graded.generation.answer, samples))
-            clusters.append(largest_cluster_share(samples))
-        if cfg.semantic_clusters:
-            extra = batch.extra.setdefault(self.name, {"cluster_share_sum": 0.0, "items": 0})
-            extra["cluster_share_sum"] += sum(clusters)
-            extra["items"] += len(clusters)
-        return scores
+    def statistic(self, view: SampleView, cfg: ScorerConfig) -> float:
+        return float(view.greedy_matches.mean())

@@ -1,0 +1,105 @@
+"""When do two sampled answers mean the same? One backend per way of telling.
+
+- ``grader`` (default): the task's own grader. Two answers are equivalent
+  when their normalised forms are equal, or the grader accepts either one as
+  the answer with the other as the reference; for yes/no and choice items,
+  when both commit to the same option; for free-text items, also when both
+  abstain ("unknown", "I don't know"...). The grader is called, not copied,
+  so changes to its rules flow in.
+- ``nli:<hub id or folder>``: bidirectional entailment (Kuhn et al. 2023):
+  equivalent when an NLI model predicts entailment both ways between
+  "question answer_a" and "question answer_b".
+
+Each backend returns `Relations` over a list of texts: a boolean equivalence
+matrix and a [0, 1] similarity matrix (the graph methods' edge weights: 0/1
+for the grader, the mean of the two entailment probabilities for NLI).
+Results record ``name`` so a reader knows which was used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from calib_eval import grading
+from calib_eval.types import Example
+
+YESNO = ("yes", "no", "maybe")
+
+
+@dataclass(frozen=True)
+class Relations:
+    equivalent: np.ndarray  # (n, n) bool, symmetric, diagonal True
+    similarity: np.ndarray  # (n, n) float in [0, 1], symmetric, diagonal 1
+
+
+def committed_option(grade: Callable, example: Example, answer: str) -> int | None:
+    """Index of the option (choice, or yes/no/maybe) the grader says this answer gives, if any."""
+    if example.answer_kind == "choice" and example.choices:
+        options = [replace(example, answer_index=i, references=(c,)) for i, c in enumerate(example.choices)]
+    else:  # yesno: a reference word per verdict; keep a choice index only where the word is a choice
+        options = [replace(example, references=(w,),
+                           answer_index=example.choices.index(w) if w in example.choices else None)
+                   for w in YESNO]
+    return next((i for i, ex in enumerate(options) if grade(ex, answer)[0]), None)
+
+
+def grader_equivalent(grade: Callable, example: Example, a: str, b: str) -> bool:
+    """a and b are the same answer to `example` by the task's grader (see module doc)."""
+    if grading.normalize_answer(a) == grading.normalize_answer(b):
+        return True
+    kind = example.answer_kind
+    if kind == "yesno" or (kind == "choice" and example.choices):
+        option = committed_option(grade, example, a)
+        return option is not None and option == committed_option(grade, example, b)
+    if kind in ("open", "unanswerable") and grading.match_abstention(a)[0] and grading.match_abstention(b)[0]:
+        return True
+    # an unanswerable item's grader only checks abstention: compare the answers as open ones
+    base = replace(example, answer_kind="open") if kind == "unanswerable" else example
+    return bool(grade(replace(base, references=(b,)), a)[0] or grade(replace(base, references=(a,)), b)[0])
+
+
+class GraderEquivalence:
+    name = "grader"
+
+    def __init__(self, grade: Callable | None = None) -> None:
+        self.grade = grade or grading.grade
+
+    def relations(self, example: Example, texts: list[str]) -> Relations:
+        n = len(texts)
+        eq = np.eye(n, dtype=bool)
+        for i in range(n):
+            for j in range(i + 1, n):
+                eq[i, j] = eq[j, i] = grader_equivalent(self.grade, example, texts[i], texts[j])
+        return Relations(eq, eq.astype(np.float64))
+
+
+class NliEquivalence:
+    def __init__(self, source: str, device: str = "cpu") -> None:
+        from calib_eval.nli import load_nli
+
+        self.name = f"nli:{source}"
+        self.nli = load_nli(source, device)
+
+    def relations(self, example: Example, texts: list[str]) -> Relations:
+        distinct = sorted({t.strip() for t in texts})
+        index = {t: i for i, t in enumerate(distinct)}
+        pairs = [(i, j) for i in range(len(distinct)) for j in range(len(distinct)) if i != j]
+        q = example.question.strip()
+        entail_p, entails = self.nli.entailment([f"{q} {distinct[i]}" for i, _ in pairs],
+                                                [f"{q} {distinct[j]}" for _, j in pairs])
+        m = len(distinct)
+        prob, pred = np.eye(m), np.eye(m, dtype=bool)
+        for (i, j), p, e in zip(pairs, entail_p, entails):
+            prob[i, j], pred[i, j] = p, e
+        eq_d = pred & pred.T  # entailment both ways
+        sim_d = (prob + prob.T) / 2
+        rows = [index[t.strip()] for t in texts]  # identical texts: equivalent, similarity 1
+        return Relations(eq_d[np.ix_(rows, rows)], sim_d[np.ix_(rows, rows)])
+
+
+def resolve_equivalence(spec: str, grade: Callable | None, device: str = "cpu"):
+    """The backend a ``ScorerConfig.semantic_equivalence`` string names (validated there)."""
+    kind, _, source = spec.partition(":")
+    return NliEquivalence(source, device) if kind == "nli" else GraderEquivalence(grade)

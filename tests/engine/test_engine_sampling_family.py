@@ -1,0 +1,186 @@
+"""The sampling family: one set of k samples, many scorers, known answers on rigged inputs."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from calib_eval.scorers import SCORERS, ScorerConfig, ScoringBatch
+from calib_eval.scorers.equivalence import GraderEquivalence, grader_equivalent
+from calib_eval.scorers.graph import degree, eccentricity, eigv
+from calib_eval.scorers.lexical import lexical_similarity
+from calib_eval.scorers.samples import SampleSet
+from calib_eval.scorers.semantic import discrete_semantic_entropy, semantic_entropy, semantic_sets
+from calib_eval.types import Example, Generation, Graded
+
+FAMILY = ("sampling", "semantic_entropy", "discrete_semantic_entropy", "num_semantic_sets", "lexical_similarity",
+          "eigv", "degree", "eccentricity")
+OPEN = Example("q1", "toy", "What is the capital of France?", references=("Paris",))
+
+
+# --- pure statistics ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("k", [1, 2, 5, 10])
+def test_identical_samples_one_set_zero_entropy_and_distinct_samples_log_k(k):
+    same, apart = np.ones((k, k), bool), np.eye(k, dtype=bool)
+    assert semantic_sets(same) == [0] * k and semantic_sets(apart) == list(range(k))
+    assert semantic_entropy(semantic_sets(same), np.random.default_rng(k).normal(size=k)) == pytest.approx(0)
+    assert discrete_semantic_entropy(semantic_sets(apart)) == pytest.approx(math.log(k))
+    assert semantic_entropy(semantic_sets(apart), np.full(k, -3.7)) == pytest.approx(math.log(k))
+
+
+def test_semantic_entropy_weighs_sets_by_summed_sample_probability():
+    # sets {0, 1} and {2}: p = (0.2 + 0.3) / 1.0 and 0.5 -> log 2; discrete shares 2/3, 1/3
+    eq = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 1]], bool)
+    ids = semantic_sets(eq)
+    assert ids == [0, 0, 1]
+    assert semantic_entropy(ids, np.log([0.2, 0.3, 0.5])) == pytest.approx(math.log(2))
+    p = np.array([0.1 + 0.3, 0.2]) / 0.6
+    assert semantic_entropy(ids, np.log([0.1, 0.3, 0.2])) == pytest.approx(-(p * np.log(p)).sum())
+    assert discrete_semantic_entropy(ids) == pytest.approx(-(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)))
+
+
+def test_semantic_sets_follow_the_first_member_not_transitivity():
+    # 0~1 and 1~2 but not 0~2: sample 2 is compared with set 0's first member only (Kuhn et al.)
+    eq = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], bool)
+    assert semantic_sets(eq) == [0, 0, 1]
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_graph_uncertainties_at_the_extremes(k):
+    same, apart = np.ones((k, k)), np.eye(k)
+    assert eigv(same) == pytest.approx(1) and eigv(apart) == pytest.approx(k)
+    assert degree(same) == pytest.approx(0) and degree(apart) == pytest.approx(1 - 1 / k)
+    assert eccentricity(same) == pytest.approx(0, abs=1e-9) and eccentricity(apart) == pytest.approx(math.sqrt(k - 1))
+
+
+def test_eigv_counts_cliques_and_rejects_a_bad_matrix():
+    two_cliques = np.kron(np.eye(2), np.ones((3, 3)))  # two sets of 3
+    assert eigv(two_cliques) == pytest.approx(2)
+    assert degree(two_cliques) == pytest.approx(1 - 18 / 36)
+    with pytest.raises(ValueError, match="symmetric"):
+        eigv(np.array([[1.0, 0.5], [0.0, 1.0]]))
+
+
+def test_lexical_similarity_is_mean_pairwise_rouge_l():
+    assert lexical_similarity(["the red fox"] * 4) == pytest.approx(1)
+    assert lexical_similarity(["red fox", "blue whale", "green tea"]) == pytest.approx(0)
+    # "red fox" vs "red dog": LCS 1 of 2 -> F1 0.5; the other two pairs 0
+    assert lexical_similarity(["red fox", "red dog", "blue whale"]) == pytest.approx(0.5 / 3)
+
+
+# --- equivalence through the grader ----------------------------------------------------------------
+
+@pytest.mark.parametrize("a,b,same", [
+    ("Paris", " paris.", True), ("Paris", "The city of Paris", True), ("Paris", "London", False),
+    ("", "", True), ("", "Paris", False), ("I don't know", "It is unknown.", True), ("Paris", "not Paris", False),
+])
+def test_grader_equivalence_on_open_answers(a, b, same):
+    from calib_eval.grading import grade
+
+    assert grader_equivalent(grade, OPEN, a, b) is same
+    assert grader_equivalent(grade, OPEN, b, a) is same
+
+
+def test_grader_equivalence_on_yes_no_and_unanswerable_items():
+    from calib_eval.grading import grade
+
+    yesno = Example("q2", "toy", "Is it?", references=("yes",), choices=("yes", "no"), answer_index=0,
+                    answer_kind="yesno")
+    assert grader_equivalent(grade, yesno, "Yes, it is.", "yes")
+    assert grader_equivalent(grade, yesno, "Maybe.", "maybe so")
+    assert not grader_equivalent(grade, yesno, "Yes.", "No, it is not.")
+    unanswerable = Example("q3", "toy", "What will happen?", answer_kind="unanswerable")
+    assert grader_equivalent(grade, unanswerable, "No one knows.", "It is impossible to say.")
+    assert not grader_equivalent(grade, unanswerable, "Rain", "Snow")  # grading these alone would ignore the text
+    assert grader_equivalent(grade, unanswerable, "Rain", "rain.")
+
+
+# --- scorers over stored samples (no model) ------------------------------------------------------
+
+def _stored_batch(texts_per_item, logprobs=None, cfg=ScorerConfig(), greedy=None):
+    items, samples = [], []
+    for n, texts in enumerate(texts_per_item):
+        answer = greedy[n] if greedy else texts[0]
+        items.append(Graded(Generation(OPEN, "prompt", answer), answer.strip().lower() == "paris"))
+        lp = logprobs[n] if logprobs else [-1.0] * len(texts)
+        samples.append(SampleSet(tuple(texts), tuple(lp), tuple([2] * len(texts)), 1.0))
+    return ScoringBatch(items, None, [], [], [], config=cfg, samples=samples)
+
+
+def _scores(batch, names=FAMILY):
+    return {name: SCORERS.get(name)().score(batch) for name in names}
+
+
+def test_every_family_scorer_on_identical_and_distinct_samples():
+    k = 5
+    batch = _stored_batch([["Paris"] * k, ["Paris", "Rome", "Oslo", "Lima", "Bern"]])
+    s = _scores(batch)
+    assert s["sampling"] == [1.0, pytest.approx(1 / k)]
+    assert s["semantic_entropy"] == [pytest.approx(0), pytest.approx(-math.log(k))]
+    assert s["discrete_semantic_entropy"] == [pytest.approx(0), pytest.approx(-math.log(k))]
+    assert s["num_semantic_sets"] == [-1.0, -float(k)]
+    assert s["lexical_similarity"] == [pytest.approx(1), pytest.approx(0)]
+    assert s["eigv"] == [pytest.approx(-1), pytest.approx(-k)]
+    assert s["degree"] == [pytest.approx(0), pytest.approx(-(1 - 1 / k))]
+    assert s["eccentricity"] == [pytest.approx(0, abs=1e-9), pytest.approx(-math.sqrt(k - 1))]
+    assert batch.extra["semantic_entropy"]["equivalence"] == "grader"
+    assert batch.extra["eigv"]["graph_weight"] == "equivalence (grader)"
+    assert batch.extra["sampling"]["samples"] == "k=5 at T=1.0, stored"
+
+
+def test_agreement_compares_through_the_grader_not_exact_text():
+    batch = _stored_batch([["paris.", "The city of Paris", "Paris", "London"]], greedy=["Paris"])
+    assert _scores(batch, ["sampling"])["sampling"] == [pytest.approx(3 / 4)]
+    empty = _stored_batch([["", "", "Paris"]], greedy=[""])
+    assert _scores(empty, ["sampling"])["sampling"] == [0.0]  # nothing to agree with
+
+
+def test_semantic_entropy_uses_stored_sample_probabilities_and_length_norm():
+    texts = [["Paris", "paris", "Rome"]]
+    # n_tokens is 2 for every sample: length norm halves each log-prob, which changes the answer
+    logprobs = [[math.log(0.2), math.log(0.3), math.log(0.5)]]
+    whole = _scores(_stored_batch(texts, logprobs, ScorerConfig(semantic_length_norm=False)), ["semantic_entropy"])
+    assert whole["semantic_entropy"] == [pytest.approx(-math.log(2))]
+    w = np.sqrt([0.2, 0.3, 0.5])
+    p = np.array([w[0] + w[1], w[2]]) / w.sum()
+    normed = _scores(_stored_batch(texts, logprobs), ["semantic_entropy"])
+    assert normed["semantic_entropy"] == [pytest.approx((p * np.log(p)).sum())]
+
+
+def test_graph_methods_can_weigh_edges_by_rouge_l():
+    cfg = ScorerConfig(graph_similarity="rouge_l")
+    batch = _stored_batch([["red fox", "red fox", "red fox"]], cfg=cfg)
+    assert _scores(batch, ["degree"])["degree"] == [pytest.approx(0)]
+    assert batch.extra["degree"]["graph_weight"] == "rouge_l"
+
+
+def test_bad_settings_are_refused_with_a_clear_error():
+    from calib_eval.errors import CalibEvalError
+
+    with pytest.raises(CalibEvalError, match="nli:<hub id or folder>"):
+        ScorerConfig(semantic_equivalence="nli")
+    with pytest.raises(CalibEvalError, match="rouge_l"):
+        ScorerConfig(graph_similarity="rougel")
+
+
+def test_stored_samples_round_trip_and_bad_rows_fail_clearly():
+    from calib_eval.errors import DataError
+
+    s = SampleSet(("a", "b"), (-1.0, -2.5), (1, 3), 0.7)
+    assert SampleSet.from_json(json.loads(json.dumps(s.to_json()))) == s
+    with pytest.raises(DataError, match="n_tokens"):
+        SampleSet.from_json({"texts": ["a"], "logprobs": [-1.0], "temperature": 1.0})
+    with pytest.raises(DataError, match="no stored samples"):
+        ScoringBatch([], None, [], [], []).sampled()
+
+
+def test_calib_eval_scorers_lists_the_family(capsys):
+    from calib_eval.cli import main
+
+    assert main(["scorers"]) == 0
+    out = capsys.readouterr().out
+    for name in FAMILY:
+        assert name in out
