@@ -21,6 +21,8 @@ from calib_eval.results import read_jsonl, write_json_atomic, write_jsonl_atomic
 from calib_eval.runner.config import RunConfig
 from calib_eval.runner.report import build_payload, render_table
 from calib_eval.runner.run import resolve_scorers
+from calib_eval.runner.samples_only import needs_language_model, stored_identity
+from calib_eval.scorers.samples import SampleSet
 from calib_eval.scorers.base import ScoringBatch
 from calib_eval.task_specs import cut_at_stop, get_task, load_task_examples
 from calib_eval.types import Generation, Graded
@@ -40,7 +42,7 @@ def _from_ours(raw: dict, path: Path, number: int) -> dict:
     if missing:
         raise DataError(f"{path}:{number}: missing {', '.join(missing)}")
     return {"id": raw["id"], "task": raw["task"], "answer_raw": raw.get("answer_raw", " " + raw["answer"]),
-            "correct": bool(raw["correct"])}
+            "correct": bool(raw["correct"]), "samples": raw.get("samples")}
 
 
 def _from_lmeval(raw: dict, task: str, path: Path, number: int) -> dict:
@@ -59,7 +61,10 @@ def rescore(path: Path, config: RunConfig, console: Console | None = None) -> li
 
     console = console or Console()
     rows = read_generations(Path(path))
-    loaded = load_model(config.model, config.device, config.dtype)
+    if needs_language_model(rows, config.scorers, config.adapters):
+        loaded = load_model(config.model, config.device, config.dtype)
+    else:  # the sampling family over stored samples: no LM to load
+        loaded = stored_identity(Path(path))
     adapters = AdapterSet.load(loaded, config.adapters) if config.adapters else None
     written = []
     for task in sorted({r["task"] for r in rows}):
@@ -82,27 +87,32 @@ def _rescore_task(task, rows, config, loaded, adapters, console, source: Path) -
     for r in rows:
         ex = by_id[r["id"]]
         prefix, suffix = spec.build_prefix(ex, config.data_root), spec.build_suffix(ex)
-        p_ids, s_ids = prompt_ids(tok, prefix, suffix)
+        p_ids, s_ids = prompt_ids(tok, prefix, suffix) if tok is not None else ([], [])
         generation = Generation(ex, prefix + suffix, r["answer_raw"])
-        items.append((Graded(generation, r["correct"], "from file"), p_ids + s_ids, encode_text(tok, r["answer_raw"].rstrip())))
+        answer_ids = encode_text(tok, r["answer_raw"].rstrip()) if tok is not None else []
+        items.append((Graded(generation, r["correct"], "from file"), p_ids + s_ids, answer_ids, r.get("samples")))
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(items)}
     out_rows = []
     extra: dict = {}
     for batch in length_sorted_batches([len(i[1]) for i in items], config.batch_size):
         chosen = [items[i] for i in batch]
+        stored = [SampleSet.from_json(c[3]) for c in chosen] if all(c[3] for c in chosen) else None
         scoring = ScoringBatch([c[0] for c in chosen], loaded, [], [c[1] for c in chosen], [c[2] for c in chosen],
                                config=config.scorer, adapters=adapters, max_new_tokens=spec.max_new_tokens,
-                               stop=spec.stop, extra=extra)
+                               stop=spec.stop, extra=extra, grader=spec.grade, samples=stored)
         scores = {}
         for name, scorer in scorers.items():
             t0 = time.perf_counter()
             with base_model(None if adapters is not None and adapters.has(name) else adapters):
                 scores[name] = scorer.score(scoring)
             timings["scoring_s"][name] += time.perf_counter() - t0
-        for k, (graded, _, _) in enumerate(chosen):
+        for k, (graded, _, _, _) in enumerate(chosen):
             out_rows.append({"id": graded.generation.example.id, "task": task,
                              "answer": graded.generation.answer.strip(), "answer_raw": graded.generation.answer,
-                             "correct": graded.correct, "scores": {n: s[k] for n, s in scores.items()}})
+                             "correct": graded.correct, "answer_kind": graded.generation.example.answer_kind,
+                             "scores": {n: s[k] for n, s in scores.items()}})
+            if scoring.samples is not None:  # kept (or newly drawn) so the output can be rescored again
+                out_rows[-1]["samples"] = scoring.samples[k].to_json()
     import dataclasses
 
     payload = build_payload(task, loaded, {**dataclasses.asdict(config), "rescored_from": str(source)},

@@ -184,3 +184,85 @@ def test_calib_eval_scorers_lists_the_family(capsys):
     out = capsys.readouterr().out
     for name in FAMILY:
         assert name in out
+
+
+# --- on a tiny model: drawn once, stored with the item, rescored without a model ----------------
+
+def _run_family(tiny_lm, data_root, cfg, boost_word=None, n=3):
+    from test_engine_scorers import _batch, boosted
+
+    from calib_eval.runner.batch_work import run_batch
+
+    loaded, spec, examples, suffix_ids, texts, scorers = _batch(tiny_lm, data_root, scorers=FAMILY, cfg=cfg, n=n)
+    if boost_word is None:
+        return run_batch(loaded, spec, examples, [], suffix_ids, texts, scorers, cfg, None, None)
+    word = loaded.tokenizer(boost_word, add_special_tokens=False)["input_ids"][0]
+    with boosted(loaded.model, word, 60.0):  # every step, greedy or sampled, picks the same token
+        return run_batch(loaded, spec, examples, [], suffix_ids, texts, scorers, cfg, None, None)
+
+
+def test_k_identical_samples_on_a_rigged_tiny_model(tiny_lm, data_root):
+    cfg = ScorerConfig(sampling_k=4)
+    out = _run_family(tiny_lm, data_root, cfg, boost_word=" yes")
+    for row in out.rows:
+        s = row["scores"]
+        assert s["sampling"] == 1.0 and s["num_semantic_sets"] == -1.0 and s["eigv"] == pytest.approx(-1)
+        assert s["semantic_entropy"] == pytest.approx(0) and s["discrete_semantic_entropy"] == pytest.approx(0)
+        assert s["lexical_similarity"] == pytest.approx(1) and s["degree"] == pytest.approx(0)
+        assert len(set(row["samples"]["texts"])) == 1 and len(row["samples"]["texts"]) == 4
+        assert row["samples"]["texts"][0].strip() == row["answer"]
+        assert row["samples"]["temperature"] == 1.0 and all(n >= 1 for n in row["samples"]["n_tokens"])
+    assert out.extra["sampling"]["samples"] == "k=4 at T=1.0, drawn"
+
+
+def test_samples_are_drawn_once_per_batch_for_the_whole_family(tiny_lm, data_root, monkeypatch):
+    import calib_eval.inference.decode as decode
+
+    calls = []
+    real = decode.greedy_decode
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("sample_temperature"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decode, "greedy_decode", counting)
+    out = _run_family(tiny_lm, data_root, ScorerConfig(sampling_k=3))
+    assert calls == [1.0]  # one sampling run for eight scorers (the greedy answer is decoded elsewhere)
+    assert all(len(r["samples"]["texts"]) == 3 for r in out.rows)
+
+
+def test_sequence_logprobs_of_samples_include_the_stop_token(tiny_lm, data_root):
+    out = _run_family(tiny_lm, data_root, ScorerConfig(sampling_k=5, seed=3))
+    for row in out.rows:
+        s = row["samples"]
+        assert all(lp < 0 for lp in s["logprobs"])  # even an empty sample paid for its stop token
+        assert all(1 <= n <= 33 for n in s["n_tokens"])
+
+
+def test_calib_eval_score_recomputes_the_family_from_stored_samples_without_a_model(tiny_lm, data_root, tmp_path,
+                                                                                   monkeypatch):
+    import calib_eval.models
+    from calib_eval.results import write_jsonl_atomic
+    from calib_eval.runner.config import RunConfig
+    from calib_eval.runner.rescore import rescore
+
+    out = _run_family(tiny_lm, data_root, ScorerConfig(sampling_k=4, seed=1), n=4)
+    items = tmp_path / "run" / "items.jsonl"
+    items.parent.mkdir()
+    write_jsonl_atomic(items, out.rows)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a language model was loaded")
+
+    monkeypatch.setattr(calib_eval.models, "load_model", no_model)
+    config = RunConfig(model="no-such-model", scorers=FAMILY, output=str(tmp_path / "out"), data_root=str(data_root),
+                       bootstrap=0, scorer=ScorerConfig(sampling_k=99))  # k comes from the file, not the config
+    [results] = rescore(items, config)
+    payload = json.loads(results.read_text())
+    again = {r["id"]: r for r in (json.loads(line) for line in results.with_name("items.jsonl").open())}
+    for row in out.rows:
+        assert again[row["id"]]["samples"] == row["samples"]
+        for name in FAMILY:
+            assert again[row["id"]]["scores"][name] == pytest.approx(row["scores"][name])
+    assert payload["model"]["name"] == "unknown"
+    assert payload["scorers"]["semantic_entropy"]["extra"]["samples"] == "k=4 at T=1.0, stored"
