@@ -68,24 +68,42 @@ def pick_dtype(device: str, dtype: str = "auto"):
         raise ModelError(f"Unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16.") from None
 
 
-def load_model(name: str, device: str = "auto", dtype: str = "auto") -> LoadedModel:
-    """Load model + tokenizer; hub failures say which offline options exist."""
+def load_model(name: str, device: str = "auto", dtype: str = "auto", placement=None,
+               max_memory: dict | None = None) -> LoadedModel:
+    """Load model + tokenizer; hub failures say which offline options exist.
+
+    `placement` (calib_eval.placement.Placement) switches to accelerate's big-model
+    loading: a device map over GPUs and CPU, memory caps, 8-/4-bit weights.
+    `max_memory` (parsed) overrides its caps, e.g. narrowed to one rank's GPUs.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from calib_eval.placement import Placement, from_pretrained_kwargs, input_device
 
     source = resolve_model_source(name)
     device = pick_device(device)
     torch_dtype = pick_dtype(device, dtype)
+    placement = placement or Placement()
+    big = from_pretrained_kwargs(placement, torch_dtype, max_memory)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **big)
     except OSError as exc:
         raise ModelError(
             f"Could not load model {name!r} from {source!r} ({exc.__class__.__name__}). If the model hub is "
             f"unreachable, use an offline model: `calib-eval models pull default` (SmolLM2-135M-Instruct) or "
             f"`calib-eval models pull gemma3-270m`, or pass a local Hugging Face folder."
         ) from exc
+    except ValueError as exc:  # e.g. the caps leave layers for disk, which needs an offload folder
+        if not big:
+            raise
+        raise ModelError(f"accelerate could not place {name!r} with {placement}: {exc}") from exc
     prepare_tokenizer(tokenizer)
-    model.to(device).eval()
+    if big:  # accelerate placed the layers; inputs go where the embeddings are
+        model.eval()
+        device = input_device(model)
+    else:
+        model.to(device).eval()
     return LoadedModel(model, tokenizer, name, source, device, str(torch_dtype).removeprefix("torch."))
 
 

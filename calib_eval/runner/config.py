@@ -17,6 +17,10 @@ class RunConfig:
     batch_size: int = 8
     device: str = "auto"  # auto: CUDA + bf16 if present, else CPU float32
     dtype: str = "auto"
+    # big models (calib_eval.placement): accelerate device map, per-device caps, bitsandbytes
+    device_map: str | None = None  # auto | balanced | balanced_low_0 | sequential
+    max_memory: str | None = None  # "0=20GiB,1=20GiB,cpu=64GiB" (with device_map)
+    quantize: str | None = None  # 8bit | 4bit (needs bitsandbytes and a GPU)
     data_root: str | None = None
     bootstrap: int = 1000  # resamples for the 95% CIs
     n_bins: int = 10  # ECE bins (equal width)
@@ -27,3 +31,10 @@ class RunConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit}")
+        self.placement  # noqa: B018 - validates the big-model options before minutes of loading
+
+    @property
+    def placement(self):
+        from calib_eval.placement import Placement
+
+        return Placement(self.device_map, self.max_memory, self.quantize)

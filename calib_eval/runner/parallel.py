@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from calib_eval.errors import CalibEvalError
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -35,11 +37,43 @@ class Shard:
                 return f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}"
         return device
 
+    def gpus(self, n_gpus: int) -> list[int]:
+        """This rank's block of GPUs when each rank spreads its model copy over several."""
+        if n_gpus < self.world:
+            raise CalibEvalError(f"{self.world} data-parallel processes with a device map need at least "
+                                 f"{self.world} GPUs, found {n_gpus}")
+        per = n_gpus // self.world
+        return list(range(self.rank * per, (self.rank + 1) * per))
+
+    def max_memory(self, placement) -> dict | None:
+        """Memory caps for this rank's model copy, or None to keep the placement's own.
+
+        Under `accelerate launch` with a device map, rank r maps its copy over its
+        own block of GPUs only (8 GPUs, 2 ranks: 0-3 and 4-7), never a GPU that
+        another rank fills; caps the user gave for those GPUs and the CPU are kept.
+        """
+        import torch
+
+        if self.world == 1 or placement.is_default or not torch.cuda.is_available():
+            return None
+        from calib_eval.placement import parse_max_memory
+
+        given = parse_max_memory(placement.max_memory) if placement.max_memory else {}
+        free = {i: torch.cuda.mem_get_info(i)[0] for i in self.gpus(torch.cuda.device_count())}
+        return narrow_max_memory(given, free)
+
     def barrier(self) -> None:
         if self.world > 1:
             from accelerate import PartialState
 
             PartialState().wait_for_everyone()
+
+
+def narrow_max_memory(given: dict, own_free: dict[int, int]) -> dict:
+    """Caps over this rank's GPUs only: the user's cap where given, else the GPU's free bytes."""
+    caps = {gpu: given.get(gpu, free) for gpu, free in own_free.items()}
+    caps.update({k: v for k, v in given.items() if not isinstance(k, int)})  # cpu / disk caps stay
+    return caps
 
 
 def current_shard() -> Shard:

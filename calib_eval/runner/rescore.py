@@ -62,7 +62,7 @@ def rescore(path: Path, config: RunConfig, console: Console | None = None) -> li
     console = console or Console()
     rows = read_generations(Path(path))
     if needs_language_model(rows, config.scorers, config.adapters):
-        loaded = load_model(config.model, config.device, config.dtype)
+        loaded = load_model(config.model, config.device, config.dtype, config.placement)
     else:  # the sampling family over stored samples: no LM to load
         loaded = stored_identity(Path(path))
     adapters = AdapterSet.load(loaded, config.adapters) if config.adapters else None

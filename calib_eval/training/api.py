@@ -25,7 +25,7 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
         raise TrainingError(f"method {cfg.method!r} needs a {method.config_class.__name__}, got {type(cfg).__name__}")
     out = prepare_output(cfg.output, cfg.overwrite, cfg.resume)
     started = time.perf_counter()
-    loaded = loaded or load_model(cfg.model, cfg.device, "float32")
+    loaded = loaded or load_model(cfg.model, cfg.device, "float32", cfg.placement)
     fingerprint = loaded.fingerprint  # of the base, before any LoRA is attached
     train_rows, holdout, data_card = graded_split(cfg, loaded, graded) if method.needs_graded else ([], [], {})
     seed_everything(cfg.seed)

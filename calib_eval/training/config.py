@@ -52,6 +52,9 @@ class TrainConfig:
     log_every: int = opt(10, "print the running loss every N steps")
     seed: int = opt(0, "seed for data selection, order and initialisation")
     device: str = opt("auto", "auto (CUDA + bf16 autocast if present, else CPU float32), cpu, cuda")
+    device_map: str = opt("", "big models: spread the base over GPUs and CPU with accelerate "
+                          "(auto, balanced, balanced_low_0, sequential); empty: one device")
+    max_memory: str = opt("", "per-device caps for device_map, e.g. 0=20GiB,1=20GiB,cpu=64GiB")
     data_root: str = opt("", "offline data folder (else $CALIB_EVAL_DATA)")
     cache_dir: str = opt("", "graded-example cache folder (default ~/.cache/calib-eval/graded)")
 
@@ -63,9 +66,16 @@ class TrainConfig:
         _check(self.lr > 0, f"lr must be positive, got {self.lr}")
         _check(0.0 <= self.holdout_fraction < 0.9, f"holdout_fraction must be in [0, 0.9), got {self.holdout_fraction}")
         _check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
+        self.placement  # noqa: B018 - validates device_map / max_memory up front
         _check(bool(self.sources), "sources must name at least one data set")
         _check(not any(s.startswith("mmlu") for s in self.sources),
                "MMLU is evaluation data and is never trained on (Kapoor et al.); remove it from sources")
+
+    @property
+    def placement(self):
+        from calib_eval.placement import Placement
+
+        return Placement(self.device_map or None, self.max_memory or None)
 
 
 @dataclass
