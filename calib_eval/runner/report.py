@@ -10,6 +10,7 @@ import numpy as np
 from calib_eval import __version__
 from calib_eval.metrics import fit_platt, reliability_curve, summarize
 from calib_eval.results import KIND, SCHEMA_VERSION
+from calib_eval.runner.abstention import abstention_entry
 
 
 def crossfit_platt(scores: np.ndarray, correct: np.ndarray, seed: int = 0) -> np.ndarray | None:
@@ -98,6 +99,7 @@ def build_payload(task: str, loaded, config: dict, rows: list[dict], scorers: di
         # empty answers are graded wrong; the count says how often the model said nothing
         "empty_answers": sum(1 for r in rows if not r["answer"].strip()),
         "scorers": per_scorer, "timings": timings,
+        **abstention_entry(rows, scorers, bootstrap),  # SelfAware: abstention beside correctness
     }
 
 

@@ -266,3 +266,50 @@ def test_calib_eval_score_recomputes_the_family_from_stored_samples_without_a_mo
             assert again[row["id"]]["scores"][name] == pytest.approx(row["scores"][name])
     assert payload["model"]["name"] == "unknown"
     assert payload["scorers"]["semantic_entropy"]["extra"]["samples"] == "k=4 at T=1.0, stored"
+
+
+# --- NLI equivalence with a tiny random NLI-shaped model -----------------------------------------
+
+LABELS = {0: "CONTRADICTION", 1: "NEUTRAL", 2: "ENTAILMENT"}
+
+
+def _tiny_nli(folder, tokenizer, favoured: int):
+    """A 1-layer BERT classifier whose bias makes one label win for every pair."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=256, num_labels=3, id2label=LABELS,
+                        label2id={v: k for k, v in LABELS.items()}, pad_token_id=tokenizer.pad_token_id)
+    model = BertForSequenceClassification(config).eval()
+    with torch.no_grad():
+        model.classifier.bias.zero_()
+        model.classifier.bias[favoured] = 30.0
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("favoured,sets", [(2, 1), (0, 3)])
+def test_nli_backend_is_used_and_recorded(tiny_lm, tmp_path, favoured, sets):
+    folder = _tiny_nli(tmp_path / f"nli{favoured}", tiny_lm[1], favoured)
+    cfg = ScorerConfig(semantic_equivalence=f"nli:{folder}")
+    # three texts the grader would call three different answers; one duplicate
+    batch = _stored_batch([["Paris", "Rome", "Oslo", "Rome"]], cfg=cfg)
+    s = _scores(batch, ["num_semantic_sets", "eigv", "sampling"])
+    assert s["num_semantic_sets"] == [-float(sets)]
+    assert s["sampling"] == [pytest.approx(0.25 if sets == 3 else 1.0)]
+    assert batch.extra["num_semantic_sets"]["equivalence"] == f"nli:{folder}"
+    assert batch.extra["eigv"]["graph_weight"] == f"equivalence (nli:{folder})"
+    # similarity is the mean entailment probability: ~1 when entailment wins, ~0 when contradiction does
+    assert s["eigv"] == [pytest.approx(-1 if sets == 1 else -3, abs=1e-3)]
+
+
+def test_nli_model_without_an_entailment_label_is_refused():
+    from calib_eval.errors import CalibEvalError
+    from calib_eval.nli import entailment_label
+
+    assert entailment_label(LABELS) == 2
+    with pytest.raises(CalibEvalError, match="entailment"):
+        entailment_label({0: "LABEL_0", 1: "LABEL_1"})
