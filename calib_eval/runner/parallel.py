@@ -3,7 +3,12 @@ world-th item, writes its own per-item cache, and process 0 merges them.
 
     accelerate launch --num_processes 4 -m calib_eval.cli run --model M --tasks ...
 
-Without a launcher this is a single process and nothing changes.
+Without a launcher this is a single process and nothing changes. On a machine
+without GPUs, `accelerate launch --cpu --num_processes 2` starts ONE process
+(accelerate's CPU launcher expects mpirun); `accelerate launch --multi_gpu
+--num_processes 2` (torchrun underneath, gloo on CPU) starts two, as
+tests/engine/test_engine_multiprocess.py does. A killed rank loses no finished
+item: rerun the same command and every rank resumes from its cache.
 """
 from __future__ import annotations
 
