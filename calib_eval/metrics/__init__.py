@@ -15,8 +15,10 @@ from calib_eval.metrics.bootstrap import BootstrapResult, bootstrap_ci, paired_b
 from calib_eval.metrics.calibration import (
     ReliabilityCurve,
     ece_from_curve,
+    equal_mass_ece,
     expected_calibration_error,
     reliability_curve,
+    rms_calibration_error,
 )
 from calib_eval.metrics.calibration_map import (
     PlattMap,
@@ -25,10 +27,14 @@ from calib_eval.metrics.calibration_map import (
     fit_platt,
     fit_temperature,
 )
+from calib_eval.metrics.likelihood import log_loss, nll
 from calib_eval.metrics.pairwise import pairwise_accuracy, win_rates
+from calib_eval.metrics.precision_recall import average_precision
 from calib_eval.metrics.ranking import roc_auc
+from calib_eval.metrics.rejection import prediction_rejection_area, prediction_rejection_ratio
 from calib_eval.metrics.scoring import accuracy, brier_score, brier_score_loss
 from calib_eval.metrics.selective import RiskCoverageCurve, aurc, risk_coverage_curve, selective_accuracy
+from calib_eval.metrics.smooth import smooth_ece, smooth_ece_bandwidth
 from calib_eval.metrics.summary import CalibrationMap, summarize
 
 __all__ = [
@@ -43,19 +49,28 @@ __all__ = [
     "accuracy",
     "apply_temperature",
     "aurc",
+    "average_precision",
     "bootstrap_ci",
     "brier_score",
     "brier_score_loss",
     "ece_from_curve",
+    "equal_mass_ece",
     "expected_calibration_error",
     "fit_platt",
     "fit_temperature",
+    "log_loss",
+    "nll",
     "paired_bootstrap_diff",
     "pairwise_accuracy",
+    "prediction_rejection_area",
+    "prediction_rejection_ratio",
     "reliability_curve",
     "risk_coverage_curve",
+    "rms_calibration_error",
     "roc_auc",
     "selective_accuracy",
+    "smooth_ece",
+    "smooth_ece_bandwidth",
     "summarize",
     "win_rates",
 ]

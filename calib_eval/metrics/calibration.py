@@ -135,3 +135,35 @@ def expected_calibration_error(
     bins, ``p_correct``) equal torchmetrics ``binary_calibration_error``.
     """
     return ece_from_curve(reliability_curve(confidence, correct, n_bins, strategy, mode))
+
+
+def rms_from_curve(curve: ReliabilityCurve) -> float:
+    """Count-weighted root-mean-square gap over non-empty bins."""
+    filled = curve.count > 0
+    gaps = curve.accuracy[filled] - curve.mean_confidence[filled]
+    return float(np.sqrt(np.sum(gaps**2 * curve.count[filled]) / curve.n))
+
+
+def rms_calibration_error(
+    confidence: Any, correct: Any, n_bins: int = 10, strategy: str = "uniform", mode: str = "p_correct"
+) -> float:
+    """RMS calibration error (weighted L2 gap over bins); lower is better.
+
+    Same bins as :func:`expected_calibration_error`; equals torchmetrics
+    ``binary_calibration_error(p, correct, n_bins, norm="l2")``. Squaring
+    weights large gaps more than ECE does (Hendrycks et al. 2019 report it
+    with equal-mass bins: ``strategy="quantile"``).
+    """
+    return rms_from_curve(reliability_curve(confidence, correct, n_bins, strategy, mode))
+
+
+def equal_mass_ece(confidence: Any, correct: Any, n_bins: int = 10, mode: str = "p_correct") -> float:
+    """ECE over equal-count (adaptive) bins; lower is better.
+
+    The "equal-mass" ECE of Nixon et al. (2019, "adaptive calibration error")
+    and Roelofs et al. (2022): bins hold (roughly) the same number of items,
+    so sparse high-confidence regions are not averaged over a few items while
+    dense ones are cut coarsely. It is ``strategy="quantile"`` (see the module
+    docstring for edges and ties).
+    """
+    return expected_calibration_error(confidence, correct, n_bins, strategy="quantile", mode=mode)
