@@ -313,3 +313,12 @@ def test_nli_model_without_an_entailment_label_is_refused():
     assert entailment_label(LABELS) == 2
     with pytest.raises(CalibEvalError, match="entailment"):
         entailment_label({0: "LABEL_0", 1: "LABEL_1"})
+
+
+def test_agreement_function_outside_a_batch_matches_the_scorer():
+    from calib_eval.scorers.sampling import agreement
+
+    samples = ["paris.", "The city of Paris", "Paris", "London"]
+    assert agreement("Paris", samples, OPEN) == pytest.approx(3 / 4)
+    assert agreement("Paris", samples) == pytest.approx(3 / 4)
+    assert agreement("", samples) == 0.0
