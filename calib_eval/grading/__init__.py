@@ -53,9 +53,9 @@ import string
 from typing import Callable, Sequence
 
 from calib_eval.errors import unknown_name
-from calib_eval.grading.text import (  # noqa: F401 (re-exported)_ANSWER_PREFIX, _LABEL_PREFIX, _STATED, _STATED_LABEL, _WHOLE_LABEL,
-                                      HEDGES, MAX_EXTRA_WORDS, first_line, first_sentence, normalize_answer,
-                                      normalize_text, strict_text, strip_answer_prefix)
+from calib_eval.grading.text import (  # noqa: F401 (some are re-exported)
+    _ANSWER_PREFIX, _LABEL_PREFIX, _STATED, _STATED_LABEL, _WHOLE_LABEL, HEDGES, MAX_EXTRA_WORDS, first_line,
+    first_sentence, normalize_answer, normalize_text, strict_text, strip_answer_prefix)
 from calib_eval.types import Example
 
 Grade = tuple[bool, str]
