@@ -55,7 +55,7 @@ def _add_run(sub) -> None:
     p.add_argument("--sampling-k", type=int, default=d.scorer.sampling_k)
     p.add_argument("--verbalized-fallback", type=float, default=d.scorer.verbalized_fallback)
     p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
-                   help="sampling family: 'grader' or 'nli:<hub id or folder>'")
+                   help="sampling family: 'grader', 'judge' (the model asked) or 'nli:<hub id or folder>'")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -85,7 +85,7 @@ def _add_score(sub) -> None:
     p.add_argument("--scorers", type=_csv, default=d.scorers)
     p.add_argument("--scorer-model", default=d.model, help="model that scores (may differ: cross-model estimation)")
     p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
-                   help="sampling family over stored samples: 'grader' or 'nli:<hub id or folder>'")
+                   help="sampling family over stored samples: 'grader', 'judge' or 'nli:<hub id or folder>'")
     p.add_argument("--adapter", action="append", metavar="SCORER=PATH")
     p.add_argument("--output", default="runs/rescored")
     p.add_argument("--batch-size", type=int, default=d.batch_size)

@@ -61,7 +61,7 @@ def rescore(path: Path, config: RunConfig, console: Console | None = None) -> li
 
     console = console or Console()
     rows = read_generations(Path(path))
-    if needs_language_model(rows, config.scorers, config.adapters):
+    if needs_language_model(rows, config.scorers, config.adapters, config.scorer.semantic_equivalence):
         loaded = load_model(config.model, config.device, config.dtype, config.placement)
     else:  # the sampling family over stored samples: no LM to load
         loaded = stored_identity(Path(path))

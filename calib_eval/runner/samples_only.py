@@ -24,12 +24,13 @@ class SamplesOnlyModel:
     tokenizer: Any = None
 
 
-def needs_language_model(rows: list[dict], scorer_names, adapters: dict) -> bool:
-    """False when every scorer reads stored samples only and every row has them."""
+def needs_language_model(rows: list[dict], scorer_names, adapters: dict, equivalence: str = "grader") -> bool:
+    """False when every scorer reads stored samples only, every row has them, and the LM is not the judge."""
     from calib_eval.scorers import SCORERS
 
     from_samples = all(getattr(SCORERS.get(n), "from_samples", False) for n in scorer_names)
-    return bool(adapters) or not from_samples or not all(r.get("samples") for r in rows)
+    judged = equivalence == "judge"
+    return bool(adapters) or judged or not from_samples or not all(r.get("samples") for r in rows)
 
 
 def stored_identity(items_path: Path) -> SamplesOnlyModel:

@@ -21,7 +21,7 @@ class ScorerConfig:
     sampling_k: int = 10  # samples per question, drawn once and shared by every sampling-family scorer
     sampling_temperature: float = 1.0
     # when two samples mean the same: "grader" (the task's own grader), "nli:<hub id or folder>"
-    # (bidirectional entailment, Kuhn et al. 2023)
+    # (bidirectional entailment, Kuhn et al. 2023) or "judge" (the evaluated LM asked)
     semantic_equivalence: str = "grader"
     semantic_length_norm: bool = True  # semantic entropy weighs samples by mean token log-prob (Farquhar et al.)
     graph_similarity: str = "equivalence"  # EigV/Degree/Eccentricity edge weight: equivalence | rouge_l
@@ -36,9 +36,9 @@ class ScorerConfig:
 
         if self.sampling_k < 1:
             raise CalibEvalError(f"sampling_k must be >= 1, got {self.sampling_k}")
-        backend = self.semantic_equivalence.split(":", 1)
-        if backend[0] not in ("grader", "nli") or (backend[0] == "nli") != (len(backend) == 2 and bool(backend[1])):
-            raise CalibEvalError(f"semantic_equivalence must be 'grader' or 'nli:<hub id or folder>', "
+        kind, _, source = self.semantic_equivalence.partition(":")
+        if kind not in ("grader", "nli", "judge") or (kind == "nli") != bool(source):
+            raise CalibEvalError(f"semantic_equivalence must be 'grader', 'judge' or 'nli:<hub id or folder>', "
                                  f"got {self.semantic_equivalence!r}")
         if self.graph_similarity not in GRAPH_SIMILARITIES:
             raise unknown_name("graph similarity", self.graph_similarity, GRAPH_SIMILARITIES)

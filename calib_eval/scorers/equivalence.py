@@ -9,10 +9,13 @@
 - ``nli:<hub id or folder>``: bidirectional entailment (Kuhn et al. 2023):
   equivalent when an NLI model predicts entailment both ways between
   "question answer_a" and "question answer_b".
+- ``judge``: the evaluated LM itself is asked whether the two answers give
+  the same answer (JUDGE_PROMPT); equivalent when its two-way P(yes) over
+  " yes"/" no" exceeds 0.5 in both orders. Costs two short forwards per pair.
 
 Each backend returns `Relations` over a list of texts: a boolean equivalence
 matrix and a [0, 1] similarity matrix (the graph methods' edge weights: 0/1
-for the grader, the mean of the two entailment probabilities for NLI).
+for the grader, the mean of the two entailment (or judge's yes) probabilities).
 Results record ``name`` so a reader knows which was used.
 """
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from calib_eval import grading
+from calib_eval.errors import CalibEvalError
 from calib_eval.types import Example
 
 YESNO = ("yes", "no", "maybe")
@@ -99,7 +103,59 @@ class NliEquivalence:
         return Relations(eq_d[np.ix_(rows, rows)], sim_d[np.ix_(rows, rows)])
 
 
-def resolve_equivalence(spec: str, grade: Callable | None, device: str = "cpu"):
+JUDGE_PROMPT = ("Question: {question}\nAnswer 1: {a}\nAnswer 2: {b}\n"
+                "Do answers 1 and 2 give the same answer to the question? Answer yes or no.\nAnswer:")
+
+
+class JudgeEquivalence:
+    """The evaluated LM as the judge: P(" yes") vs P(" no") after JUDGE_PROMPT, both orders."""
+
+    name = "judge"
+    rows_per_forward = 16
+
+    def __init__(self, loaded) -> None:
+        from calib_eval.inference.tokens import encode_text
+
+        if loaded is None or getattr(loaded, "model", None) is None:
+            raise CalibEvalError("semantic_equivalence 'judge' needs the evaluated model; none is loaded")
+        self.loaded = loaded
+        tok = loaded.tokenizer
+        self.yes_no = (encode_text(tok, " yes")[0], encode_text(tok, " no")[0])
+
+    def p_yes(self, prompts: list[str]) -> np.ndarray:
+        import torch
+
+        from calib_eval.inference.state import encode_batch
+        from calib_eval.inference.tokens import encode_text
+
+        tok, out = self.loaded.tokenizer, []
+        for start in range(0, len(prompts), self.rows_per_forward):
+            rows = [encode_text(tok, p) for p in prompts[start:start + self.rows_per_forward]]
+            with torch.no_grad():
+                logits = encode_batch(self.loaded.model, [], rows, tok.pad_token_id).last_logits.float()
+            pair = logits[:, list(self.yes_no)]  # (rows, 2): yes, no
+            out.append(torch.softmax(pair, dim=1)[:, 0].cpu().numpy())
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+    def relations(self, example: Example, texts: list[str]) -> Relations:
+        distinct = sorted({t.strip() for t in texts})
+        pairs = [(i, j) for i in range(len(distinct)) for j in range(len(distinct)) if i != j]
+        p = self.p_yes([JUDGE_PROMPT.format(question=example.question.strip(), a=distinct[i], b=distinct[j])
+                        for i, j in pairs])
+        prob = np.eye(len(distinct))
+        for (i, j), value in zip(pairs, p):
+            prob[i, j] = value
+        sim = (prob + prob.T) / 2
+        eq = (prob > 0.5) & (prob.T > 0.5)  # the judge says "same" in both orders
+        rows = [{t: i for i, t in enumerate(distinct)}[t.strip()] for t in texts]
+        return Relations(eq[np.ix_(rows, rows)], sim[np.ix_(rows, rows)])
+
+
+def resolve_equivalence(spec: str, grade: Callable | None, loaded=None):
     """The backend a ``ScorerConfig.semantic_equivalence`` string names (validated there)."""
     kind, _, source = spec.partition(":")
-    return NliEquivalence(source, device) if kind == "nli" else GraderEquivalence(grade)
+    if kind == "judge":
+        return JudgeEquivalence(loaded)
+    if kind == "nli":
+        return NliEquivalence(source, getattr(loaded, "device", None) or "cpu")
+    return GraderEquivalence(grade)

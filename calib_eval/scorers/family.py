@@ -53,8 +53,7 @@ class SampleView:
 def sample_views(batch: ScoringBatch) -> list[SampleView]:
     if "sample_views" not in batch.shared:
         batch.shared["samples_origin"] = "stored" if batch.samples is not None else "drawn"
-        device = getattr(batch.model, "device", "cpu") if batch.model is not None else "cpu"
-        backend = resolve_equivalence(batch.config.semantic_equivalence, batch.grader, device)
+        backend = resolve_equivalence(batch.config.semantic_equivalence, batch.grader, batch.model)
         batch.shared["equivalence"] = backend.name
         batch.shared["sample_views"] = [SampleView(samples, g.generation.answer, g.generation.example, backend)
                                         for g, samples in zip(batch.items, batch.sampled())]

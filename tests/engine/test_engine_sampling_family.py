@@ -322,3 +322,36 @@ def test_agreement_function_outside_a_batch_matches_the_scorer():
     assert agreement("Paris", samples, OPEN) == pytest.approx(3 / 4)
     assert agreement("Paris", samples) == pytest.approx(3 / 4)
     assert agreement("", samples) == 0.0
+
+
+# --- the evaluated LM as the judge ---------------------------------------------------------------
+
+@pytest.mark.parametrize("word,sets", [(" yes", 1), (" no", 3)])
+def test_judge_backend_follows_a_rigged_yes_or_no(tiny_lm, word, sets):
+    from test_engine_scorers import boosted
+
+    from calib_eval.models import LoadedModel, prepare_tokenizer
+
+    model, tok = tiny_lm
+    prepare_tokenizer(tok)
+    loaded = LoadedModel(model, tok, "tiny", "tiny", "cpu", "float32")
+    batch = _stored_batch([["Paris", "Rome", "Oslo", "Rome"]], cfg=ScorerConfig(semantic_equivalence="judge"))
+    batch.model = loaded
+    token = tok(word, add_special_tokens=False)["input_ids"][0]
+    with boosted(model, token, 30.0):
+        s = _scores(batch, ["num_semantic_sets", "sampling"])
+    assert s["num_semantic_sets"] == [-float(sets)]
+    assert batch.extra["num_semantic_sets"]["equivalence"] == "judge"
+
+
+def test_judge_needs_a_model_and_rescoring_with_it_loads_one():
+    from calib_eval.errors import CalibEvalError
+    from calib_eval.runner.samples_only import needs_language_model
+
+    with pytest.raises(CalibEvalError, match="needs the evaluated model"):
+        _scores(_stored_batch([["a", "b"]], cfg=ScorerConfig(semantic_equivalence="judge")), ["eigv"])
+    rows = [{"samples": {"texts": ["a"]}}]
+    assert not needs_language_model(rows, ["eigv"], {}, "grader")
+    assert needs_language_model(rows, ["eigv"], {}, "judge")
+    assert needs_language_model(rows, ["eigv", "perplexity"], {}, "grader")
+    assert needs_language_model([{"samples": None}], ["eigv"], {}, "grader")
