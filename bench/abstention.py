@@ -1,4 +1,4 @@
-"""Conformal abstention (calib_eval.abstention) in simulation: does the guarantee hold, and is it useful?
+"""Conformal abstention (calib_eval.conformal) in simulation: does the guarantee hold, and is it useful?
 
     python bench/abstention.py                 # 2,000 replications per cell, replaces the
     python bench/abstention.py --reps 5000     # "abstention" section of bench/RESULTS.md
@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import beta as beta_fn
 from scipy.special import betainc
 
-from calib_eval.abstention import DEFAULT_GRID, binomial_p_values, fixed_sequence_rejections, threshold_counts
+from calib_eval.conformal import DEFAULT_GRID, binomial_p_values, fixed_sequence_rejections, threshold_counts
 
 SCENARIOS = {  # name: (a, b, gamma)
     "calibrated, Beta(8,2)": (8.0, 2.0, 1.0),

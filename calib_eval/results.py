@@ -20,6 +20,10 @@ Schema (version 1)::
           "calibration": "none" | "platt fitted on <split>",
           "ece": {"estimate", "low", "high"} | null,
           "auroc": {...}, "brier": {...} | null, "aurc": {...},
+          "prr", "auprc_err", "auprc_correct", "sel_acc_50", "sel_acc_80", "sel_acc_90": {...},
+          "nll", "ece_em", "rms_ce", "smece": {...} | null,   # calib_eval.metrics.extended
+          "conformal_abstention": null | {"alpha", "delta", "threshold", "coverage", "risk", "n_cal",
+                                          "n_test", "n_answered", "method", ...},   # --abstain-alpha
           "reliability": {"bin_edges", "mean_confidence", "accuracy", "count"} | null,
           "extra": {...}   # e.g. verbalized parse failures
         }

@@ -24,6 +24,10 @@ class RunConfig:
     data_root: str | None = None
     bootstrap: int = 1000  # resamples for the 95% CIs
     n_bins: int = 10  # ECE bins (equal width)
+    # conformal abstention (calib_eval.conformal): error rate among answered items <= alpha
+    # with probability >= 1 - delta; fitted on half of each task's items, reported on the other
+    abstain_alpha: float | None = None  # None: off
+    abstain_delta: float = 0.1
     scorer: ScorerConfig = field(default_factory=ScorerConfig)
 
     def __post_init__(self) -> None:
@@ -31,6 +35,10 @@ class RunConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit}")
+        for name in ("abstain_alpha", "abstain_delta"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must be in (0, 1), got {value}")
         self.placement  # noqa: B018 - validates the big-model options before minutes of loading
 
     @property

@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 import numpy as np
 
 from calib_eval import __version__
+from calib_eval.conformal import abstention_record
 from calib_eval.metrics import fit_platt, reliability_curve, summarize
+from calib_eval.metrics.extended import extended_summary
 from calib_eval.results import KIND, SCHEMA_VERSION
 from calib_eval.runner.abstention import abstention_entry
 
@@ -37,7 +39,8 @@ def crossfit_platt(scores: np.ndarray, correct: np.ndarray, seed: int = 0) -> np
     return probs
 
 
-def scorer_metrics(scores, correct, is_probability: bool, n_bins: int, bootstrap: int) -> dict:
+def scorer_metrics(scores, correct, is_probability: bool, n_bins: int, bootstrap: int,
+                   abstain_alpha: float | None = None, abstain_delta: float = 0.1) -> dict:
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(correct, dtype=bool)
     with warnings.catch_warnings():
@@ -45,6 +48,7 @@ def scorer_metrics(scores, correct, is_probability: bool, n_bins: int, bootstrap
         ranking = summarize(s, y, is_probability=False, n_bins=n_bins, bootstrap=bootstrap)
         probs = s if is_probability else crossfit_platt(s, y)
         calibrated = summarize(probs, y, True, n_bins=n_bins, bootstrap=bootstrap) if probs is not None else None
+        extended = extended_summary(s, y, probs, n_bins=n_bins, bootstrap=bootstrap)  # PRR, AUPRC, NLL, smECE ...
     entry = {
         "is_probability": is_probability,
         "calibration": "none" if is_probability else ("platt, 2-fold cross-fit" if probs is not None else
@@ -52,6 +56,9 @@ def scorer_metrics(scores, correct, is_probability: bool, n_bins: int, bootstrap
         "auroc": ranking["auroc"], "aurc": ranking["aurc"],
         "ece": calibrated["ece"] if calibrated else None,
         "brier": calibrated["brier"] if calibrated else None,
+        **extended,
+        "conformal_abstention": (abstention_record(s, y, is_probability, abstain_alpha, abstain_delta)
+                                 if abstain_alpha is not None and len(y) >= 2 else None),
         "reliability": None,
     }
     if len(set(y.tolist())) < 2:
@@ -85,7 +92,8 @@ def build_payload(task: str, loaded, config: dict, rows: list[dict], scorers: di
     acc = summarize(np.asarray(correct, float), np.asarray(correct), True, n_bins, bootstrap)["accuracy"]
     per_scorer = {}
     for name, scorer in scorers.items():
-        entry = scorer_metrics([r["scores"][name] for r in rows], correct, scorer.is_probability, n_bins, bootstrap)
+        entry = scorer_metrics([r["scores"][name] for r in rows], correct, scorer.is_probability, n_bins, bootstrap,
+                               config.get("abstain_alpha"), config.get("abstain_delta", 0.1))
         entry["adapter"] = _adapter_identity(adapters, name)
         entry["extra"] = extra.get(name, {})
         per_scorer[name] = entry

@@ -41,3 +41,21 @@ def test_single_right_answer_leaves_ece_unavailable_and_says_why():
     entry = scorer_metrics(np.arange(50.0), correct, is_probability=False, n_bins=10, bootstrap=0)
     assert entry["ece"] is None and entry["reliability"] is None
     assert entry["calibration"] == "unavailable (a class has < 2 items)"
+
+
+def test_scorer_metrics_carry_extended_metrics_and_conformal_abstention() -> None:
+    import numpy as np
+
+    from calib_eval.metrics.extended import PROBABILITY_KEYS, RANKING_KEYS
+    from calib_eval.runner.report import scorer_metrics
+
+    rng = np.random.default_rng(0)
+    p = rng.beta(8, 2, 300)
+    y = rng.random(300) < p
+    entry = scorer_metrics(p, y, True, n_bins=10, bootstrap=20, abstain_alpha=0.2, abstain_delta=0.1)
+    for key in (*RANKING_KEYS, *PROBABILITY_KEYS):
+        assert np.isfinite(entry[key]["estimate"]) and entry[key]["low"] <= entry[key]["high"], key
+    rec = entry["conformal_abstention"]
+    assert rec["alpha"] == 0.2 and rec["n_cal"] + rec["n_test"] == 300 and 0.0 <= rec["coverage"] <= 1.0
+    raw = scorer_metrics(np.log(p), y, False, n_bins=10, bootstrap=0)
+    assert raw["conformal_abstention"] is None and raw["nll"]["estimate"] > 0  # Platt cross-fit probabilities

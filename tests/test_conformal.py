@@ -7,7 +7,7 @@ from scipy.special import beta as beta_fn
 from scipy.special import betainc
 from scipy.stats import binom
 
-from calib_eval.abstention import (
+from calib_eval.conformal import (
     DEFAULT_GRID,
     abstention_record,
     binomial_p_values,
