@@ -56,6 +56,14 @@ def _add_run(sub) -> None:
     p.add_argument("--verbalized-fallback", type=float, default=d.scorer.verbalized_fallback)
     p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
                    help="sampling family: 'grader', 'judge' (the model asked) or 'nli:<hub id or folder>'")
+    _add_abstain(p, d)
+
+
+def _add_abstain(p, d) -> None:
+    p.add_argument("--abstain-alpha", type=float, default=d.abstain_alpha,
+                   help="conformal abstention: target error rate among answered items (off unless given)")
+    p.add_argument("--abstain-delta", type=float, default=d.abstain_delta,
+                   help="conformal abstention: allowed probability that the error-rate guarantee fails")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -69,6 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         limit=args.limit, output=args.output, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
         device_map=args.device_map, max_memory=args.max_memory, quantize=args.quantize,
         data_root=args.data_root, bootstrap=args.bootstrap,
+        abstain_alpha=args.abstain_alpha, abstain_delta=args.abstain_delta,
         scorer=replace(base.scorer, sampling_k=args.sampling_k, verbalized_fallback=args.verbalized_fallback,
                        semantic_equivalence=args.semantic_equivalence),
     )

@@ -112,3 +112,20 @@ def test_items_sharing_a_few_shot_prefix_reuse_its_cache_and_match_solo_runs(tin
     for item_id in a:
         assert a[item_id]["zero_shot_classifier"] == pytest.approx(b[item_id]["zero_shot_classifier"], abs=1e-4)
 
+
+
+def test_cli_abstain_alpha_adds_a_conformal_record_per_scorer(tiny_model_dir, data_root, tmp_path):
+    assert main(["run", "--model", str(tiny_model_dir), "--tasks", "mmlu_oe_calib", "--limit", "6",
+                 "--scorers", "perplexity,zero_shot_classifier", "--bootstrap", "10", "--data-root", str(data_root),
+                 "--output", str(tmp_path), "--abstain-alpha", "0.2", "--abstain-delta", "0.05"]) == 0
+    payload = read_results(next(tmp_path.rglob("results.json")))
+    assert payload["config"]["abstain_alpha"] == 0.2
+    for entry in payload["scorers"].values():
+        rec = entry["conformal_abstention"]
+        assert (rec["alpha"], rec["delta"], rec["n_cal"] + rec["n_test"]) == (0.2, 0.05, 6)
+        assert "prr" in entry and "smece" in entry
+
+
+def test_abstain_levels_are_validated():
+    with pytest.raises(ValueError, match="abstain_alpha must be in"):
+        RunConfig(abstain_alpha=1.5)
