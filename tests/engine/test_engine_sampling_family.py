@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -74,14 +75,31 @@ def test_lexical_similarity_is_mean_pairwise_rouge_l():
 # --- equivalence through the grader ----------------------------------------------------------------
 
 @pytest.mark.parametrize("a,b,same", [
-    ("Paris", " paris.", True), ("Paris", "The city of Paris", True), ("Paris", "London", False),
-    ("", "", True), ("", "Paris", False), ("I don't know", "It is unknown.", True), ("Paris", "not Paris", False),
+    ("Paris", " paris.", True), ("Paris", "London", False), ("", "", True), ("", "Paris", False),
+    ("I don't know", "It is unknown.", True), ("Paris", "not Paris", False),
 ])
 def test_grader_equivalence_on_open_answers(a, b, same):
     from calib_eval.grading import grade
 
     assert grader_equivalent(grade, OPEN, a, b) is same
     assert grader_equivalent(grade, OPEN, b, a) is same
+
+
+@pytest.mark.parametrize("a,b", [("It is Paris", "Paris"), ("The city of Paris", "Paris"), ("Paris, France", "Paris")])
+def test_grader_equivalence_is_the_grader_accepting_either_as_the_reference(a, b):
+    # whatever the open-answer rules are (they evolve), equivalence follows them
+    from calib_eval.grading import grade
+
+    accepted = grade(replace(OPEN, references=(b,)), a)[0] or grade(replace(OPEN, references=(a,)), b)[0]
+    assert grader_equivalent(grade, OPEN, a, b) is accepted
+
+
+def test_equivalence_calls_the_task_grader_it_is_given():
+    def same_initial(example, answer):  # a toy grader: right when the first letters match
+        return answer.strip()[:1].lower() == example.references[0].strip()[:1].lower(), "toy"
+
+    assert grader_equivalent(same_initial, OPEN, "Paris", "Prague")
+    assert not grader_equivalent(same_initial, OPEN, "Paris", "Rome")
 
 
 def test_grader_equivalence_on_yes_no_and_unanswerable_items():
@@ -132,8 +150,11 @@ def test_every_family_scorer_on_identical_and_distinct_samples():
 
 
 def test_agreement_compares_through_the_grader_not_exact_text():
-    batch = _stored_batch([["paris.", "The city of Paris", "Paris", "London"]], greedy=["Paris"])
+    batch = _stored_batch([["paris.", "PARIS!", "Paris", "London"]], greedy=["Paris"])
     assert _scores(batch, ["sampling"])["sampling"] == [pytest.approx(3 / 4)]
+    toy = _stored_batch([["Prague", "Porto", "Rome", "Paris"]], greedy=["Paris"])
+    toy.grader = lambda example, answer: (answer[:1] == example.references[0][:1], "toy")
+    assert _scores(toy, ["sampling"])["sampling"] == [pytest.approx(3 / 4)]
     empty = _stored_batch([["", "", "Paris"]], greedy=[""])
     assert _scores(empty, ["sampling"])["sampling"] == [0.0]  # nothing to agree with
 
@@ -318,7 +339,7 @@ def test_nli_model_without_an_entailment_label_is_refused():
 def test_agreement_function_outside_a_batch_matches_the_scorer():
     from calib_eval.scorers.sampling import agreement
 
-    samples = ["paris.", "The city of Paris", "Paris", "London"]
+    samples = ["paris.", "PARIS!", "Paris", "London"]
     assert agreement("Paris", samples, OPEN) == pytest.approx(3 / 4)
     assert agreement("Paris", samples) == pytest.approx(3 / 4)
     assert agreement("", samples) == 0.0
