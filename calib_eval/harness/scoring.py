@@ -15,7 +15,18 @@ import numpy as np
 
 from calib_eval.harness.datasets import doc_to_example
 from calib_eval.harness.instances import cut_at_stop
-from calib_eval.metrics import brier_score, expected_calibration_error, roc_auc
+from calib_eval.metrics import (
+    average_precision,
+    brier_score,
+    equal_mass_ece,
+    expected_calibration_error,
+    log_loss,
+    prediction_rejection_ratio,
+    rms_calibration_error,
+    roc_auc,
+    selective_accuracy,
+    smooth_ece,
+)
 from calib_eval.task_specs import get_task
 
 N_BINS = 10
@@ -40,9 +51,15 @@ def max_softmax(lls: Sequence[float]) -> tuple[float, int]:
     return float(p[best]), best
 
 
+# issue #15 metrics; each needs a metric_list entry in tasks/_calib_*.yaml and selfaware_calib.yaml
+EXTENDED = ("calib_prr", "calib_auprc_err", "calib_auprc_correct", "calib_nll", "calib_ece_em", "calib_rms_ce",
+            "calib_smece", "calib_sel_acc_50", "calib_sel_acc_80", "calib_sel_acc_90")
+
+
 def _calib(conf: float, correct: bool) -> dict[str, Any]:
     pair = (float(conf), bool(correct))
-    return {"calib_acc": float(correct), "calib_ece": pair, "calib_auroc": pair, "calib_brier": pair}
+    out = {"calib_acc": float(correct), "calib_ece": pair, "calib_auroc": pair, "calib_brier": pair}
+    return {**out, **dict.fromkeys(EXTENDED, pair)}
 
 
 def process_generate(doc: dict, results: list) -> dict[str, Any]:
@@ -87,3 +104,49 @@ def auroc(items: Sequence[Pair]) -> float:
 
 def brier(items: Sequence[Pair]) -> float:
     return float(brier_score(*_arrays(items)))
+
+
+def prr(items: Sequence[Pair]) -> float:
+    """Prediction-rejection ratio of confidence for correctness; NaN (with a warning) when one class only."""
+    return float(prediction_rejection_ratio(*_arrays(items)))
+
+
+def auprc_err(items: Sequence[Pair]) -> float:
+    """Average precision of low confidence at finding the wrong answers."""
+    return float(average_precision(*_arrays(items), positive="error"))
+
+
+def auprc_correct(items: Sequence[Pair]) -> float:
+    return float(average_precision(*_arrays(items), positive="correct"))
+
+
+def nll(items: Sequence[Pair]) -> float:
+    return float(log_loss(*_arrays(items)))
+
+
+def ece_em(items: Sequence[Pair]) -> float:
+    """Equal-mass (adaptive) ECE, 10 equal-count bins."""
+    return float(equal_mass_ece(*_arrays(items), n_bins=N_BINS))
+
+
+def rms_ce(items: Sequence[Pair]) -> float:
+    """RMS calibration error, 10 equal-width bins."""
+    return float(rms_calibration_error(*_arrays(items), n_bins=N_BINS))
+
+
+def smece(items: Sequence[Pair]) -> float:
+    """Smooth ECE (Błasiok & Nakkiran 2023), fixed-point bandwidth."""
+    return float(smooth_ece(*_arrays(items)))
+
+
+def sel_acc_50(items: Sequence[Pair]) -> float:
+    """Accuracy on the 50% most confident items."""
+    return float(selective_accuracy(*_arrays(items), coverage=0.5))
+
+
+def sel_acc_80(items: Sequence[Pair]) -> float:
+    return float(selective_accuracy(*_arrays(items), coverage=0.8))
+
+
+def sel_acc_90(items: Sequence[Pair]) -> float:
+    return float(selective_accuracy(*_arrays(items), coverage=0.9))

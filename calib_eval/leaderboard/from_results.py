@@ -10,6 +10,7 @@ from calib_eval.leaderboard.records import (
     iso_utc,
     parse_time,
 )
+from calib_eval.leaderboard.table import EXTRA_METRICS
 
 ORIGIN = "calib-eval"
 
@@ -55,8 +56,22 @@ def _scorer_row(name: str, entry: dict, common: dict) -> Row:
         calibration=str(entry.get("calibration") or "none"),
         reliability=Bins.parse(entry.get("reliability")),
         note=str(entry.get("note") or ""),
+        **_extended(entry),
         **common,
     )
+
+
+def _extended(entry: dict) -> dict:
+    """Row.extended and Row.abstain_setting from a scorer entry (older files: empty)."""
+    extended = {name: Estimate.parse(entry.get(name)) for name in EXTRA_METRICS if name != "abstain_coverage"}
+    record = entry.get("conformal_abstention")
+    if not isinstance(record, dict):
+        return {"extended": extended}
+    extended["abstain_coverage"] = Estimate.parse(record.get("coverage"))
+    risk = record.get("risk")
+    setting = f"\u03b1={record.get('alpha')} \u03b4={record.get('delta')}, test risk " + (
+        "\u2013" if risk is None else f"{float(risk):.3f}")
+    return {"extended": extended, "abstain_setting": setting}
 
 
 def _int_or_none(value) -> int | None:

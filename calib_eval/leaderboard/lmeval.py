@@ -20,6 +20,7 @@ from calib_eval.leaderboard.records import (
     iso_utc,
     parse_time,
 )
+from calib_eval.leaderboard.table import EXTRA_METRICS
 
 ORIGIN = "lm-eval"
 SCORER_FOR_MODE = {"generate": "lmeval_p_true", "choice": "lmeval_max_softmax"}
@@ -68,6 +69,7 @@ def _task_row(task: str, metrics: dict, payload: dict, common: dict) -> Row | No
         n=_sample_count(task, payload, metrics),
         is_probability=True,  # both scorers output probabilities
         calibration="none",
+        extended={name: Estimate.parse(metrics.get(f"calib_{name},none")) for name in EXTRA_METRICS},
         **values,
         **common,
     )

@@ -6,7 +6,7 @@ so tables, renderers and plots never look at a source format again.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,8 @@ class Row:
     adapter_method: str | None = None
     reliability: Bins | None = None
     note: str = ""  # why a metric is missing (e.g. one-class AUROC), as the results file says
+    extended: dict = field(default_factory=dict)  # table.EXTRA_METRICS name -> Estimate | None
+    abstain_setting: str = ""  # conformal abstention's alpha, delta and realised risk, when it ran
 
     @property
     def key(self) -> tuple[str, str, str, str]:

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from calib_eval.leaderboard.plot_files import PlotPaths
 from calib_eval.leaderboard.records import NO_ADAPTER, Row
-from calib_eval.leaderboard.table import (METRICS, TaskTable, format_estimate, metric_value, raw_score_notes,
-                                         scorer_notes)
+from calib_eval.leaderboard.table import (EXTRA_METRICS, METRICS, TaskTable, format_estimate, metric_value,
+                                         raw_score_notes, scorer_notes)
 
 _CSS = """
 body{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -24,6 +24,8 @@ main{padding:18px 28px}
 .controls{display:flex;gap:18px;align-items:center;flex-wrap:wrap;margin-bottom:12px}
 .controls label{font-weight:600}.controls select,.controls input{margin-left:6px;padding:3px 6px}
 #count{color:#5b6475}
+#columns-box{margin-bottom:12px}#columns-box summary{font-weight:600;cursor:pointer}
+#columns{display:flex;flex-wrap:wrap;gap:4px 14px;margin-top:6px}#columns label{font-weight:400}
 table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 th,td{padding:5px 8px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-align:top;white-space:nowrap}
 td.wrap{white-space:normal;max-width:220px;overflow-wrap:break-word}
@@ -45,9 +47,13 @@ _JS = r"""
   const data = JSON.parse(document.getElementById("leaderboard-data").textContent);
   const PLOT = /^plots\/[A-Za-z0-9._\/%+-]+\.png$/;  // only our own relative files become links
   const cols = [["task","task"],["model","model"],["adapter","adapter"],["scorer","scorer"],
-    ["accuracy","accuracy"],["ece","ECE"],["auroc","AUROC"],["brier","Brier"],["n","n"],
-    ["hardware","hardware"],["date","date"],["plot","diagram"]];
-  const metrics = new Set(["accuracy","ece","auroc","brier"]);
+    ["accuracy","accuracy"],["ece","ECE"],["auroc","AUROC"],["brier","Brier"],
+    ["prr","PRR"],["auprc_err","AUPRC (errors)"],["auprc_correct","AUPRC (correct)"],["nll","NLL"],
+    ["ece_em","ECE (equal-mass)"],["rms_ce","RMS CE"],["smece","smooth ECE"],["sel_acc_50","sel. acc @50%"],
+    ["sel_acc_80","sel. acc @80%"],["sel_acc_90","sel. acc @90%"],["abstain_coverage","conformal coverage"],
+    ["n","n"],["hardware","hardware"],["date","date"],["plot","diagram"]];
+  const metrics = new Set(data.metrics);
+  const shown = new Set(cols.map(([k]) => k).filter(k => !data.optional.includes(k)));  // column chooser state
   const wrapping = new Set(["model","adapter","hardware"]);  // long free text; the rest stays on one line
   let sortKey = null, sortDir = 1;  // null: as built (by task, best ECE first)
   data.rows.forEach((r, i) => { r._i = i; });
@@ -83,7 +89,7 @@ _JS = r"""
     const rows = data.rows.filter(r => (!task || r.task === task) && (!scorer || r.scorer === scorer) &&
       (!query || (r.model + " " + r.adapter).toLowerCase().includes(query))).sort(compare);
     const body = document.getElementById("rows"); body.replaceChildren();
-    rows.forEach(r => { const tr = el("tr"); cols.forEach(([k]) => tr.appendChild(cell(r, k))); body.appendChild(tr); });
+    rows.forEach(r => { const tr = el("tr"); visible().forEach(([k]) => tr.appendChild(cell(r, k))); body.appendChild(tr); });
     document.getElementById("count").textContent = rows.length + " of " + data.rows.length + " rows";
     document.querySelectorAll("th").forEach(th => th.setAttribute("aria-sort",
       th.dataset.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : "none"));
@@ -98,10 +104,18 @@ _JS = r"""
     const scorerNotes = data.scorer_notes.filter(n => !task || n.task === task).map(n => n.task + ": " + n.text);
     document.getElementById("scorer-notes").textContent = scorerNotes.length ? "Notes \u2014 " + scorerNotes.join("; ") : "";
   }
-  const head = document.getElementById("head");
-  cols.forEach(([key, label]) => { const th = el("th", label); th.dataset.key = key;
-    th.addEventListener("click", () => { sortDir = sortKey === key ? -sortDir : 1; sortKey = key; render(); });
-    head.appendChild(th); });
+  function visible(){ return cols.filter(([k]) => shown.has(k)); }
+  function buildHead(){ const head = document.getElementById("head"); head.replaceChildren();
+    visible().forEach(([key, label]) => { const th = el("th", label); th.dataset.key = key;
+      th.addEventListener("click", () => { sortDir = sortKey === key ? -sortDir : 1; sortKey = key; render(); });
+      head.appendChild(th); }); }
+  const chooser = document.getElementById("columns");
+  cols.forEach(([key, label]) => { const box = el("input"); box.type = "checkbox"; box.checked = shown.has(key);
+    box.dataset.key = key; box.addEventListener("change", () => {
+      if (box.checked) shown.add(key); else shown.delete(key); buildHead(); render(); });
+    const lab = el("label"); lab.appendChild(box); lab.appendChild(document.createTextNode(" " + label));
+    chooser.appendChild(lab); });
+  buildHead();
   fillSelect("task", data.tasks); fillSelect("scorer", data.scorers);
   document.getElementById("search").addEventListener("input", render);
   render();
@@ -125,8 +139,12 @@ _PAGE = """<!DOCTYPE html>
 <label>Model<input id="search" type="search" placeholder="filter by name"></label>
 <span id="count"></span>
 </div>
+<details id="columns-box"><summary>Columns</summary><div id="columns"></div></details>
 <p class="note">Values: estimate [95% CI]. ECE and Brier: lower is better; AUROC and accuracy: higher is better.
-Highlighted: best within the task. Click a column header to sort.</p>
+NLL, equal-mass / RMS / smooth ECE: lower is better; PRR, AUPRC, selective accuracy: higher is better.
+Conformal coverage: share of test items answered under the Learn-then-Test threshold (error rate among answered
+&le; &alpha; with probability &ge; 1 &minus; &delta;).
+Highlighted: best within the task. Click a column header to sort; choose columns under "Columns".</p>
 <table><thead><tr id="head"></tr></thead><tbody id="rows"></tbody></table>
 <p class="note" id="notes"></p>
 <p class="note" id="scorer-notes"></p>
@@ -155,6 +173,8 @@ def page_data(tables: list[TaskTable], plots: PlotPaths) -> dict:
     rows = [_row_data(row, best, plots) for table in tables for row, best in zip(table.rows, table.best)]
     return {
         "rows": rows,
+        "metrics": [*METRICS, *EXTRA_METRICS],
+        "optional": list(EXTRA_METRICS),  # hidden until chosen in the column chooser
         "tasks": [t.task for t in tables],
         "scorers": sorted({r["scorer"] for r in rows}),
         "scatter": {task: quote(path, safe="/") for task, path in plots.scatter.items()},
@@ -170,10 +190,19 @@ def _row_data(row: Row, best: frozenset[str], plots: PlotPaths) -> dict:
         "adapter": "" if row.adapter == NO_ADAPTER else row.adapter,
         **{m: {"value": metric_value(row, m), "text": format_estimate(getattr(row, m)), "best": m in best}
            for m in METRICS},
+        **{m: {"value": metric_value(row, m), "text": _extended_text(row, m), "best": m in best}
+           for m in EXTRA_METRICS},
         "n": row.n, "hardware": row.hardware, "date": row.created[:10],
         "is_probability": row.is_probability, "calibration": row.calibration,
         "plot": quote(plot, safe="/") if plot else None,
     }
+
+
+def _extended_text(row: Row, metric: str) -> str:
+    text = format_estimate(row.extended.get(metric))
+    if metric == "abstain_coverage" and row.abstain_setting and metric_value(row, metric) is not None:
+        text += f" {row.abstain_setting}"  # the page shows what follows the first space as small print
+    return text
 
 
 def json_for_script(payload) -> str:

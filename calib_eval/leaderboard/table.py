@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from calib_eval.leaderboard.records import Estimate, Row
 
 METRICS = ("accuracy", "ece", "auroc", "brier")
-LOWER_IS_BETTER = frozenset({"ece", "brier"})
+# issue #15 metrics (Row.extended); the HTML page offers them as optional columns
+EXTRA_METRICS = ("prr", "auprc_err", "auprc_correct", "nll", "ece_em", "rms_ce", "smece",
+                 "sel_acc_50", "sel_acc_80", "sel_acc_90", "abstain_coverage")
+LOWER_IS_BETTER = frozenset({"ece", "brier", "nll", "ece_em", "rms_ce", "smece"})
 _TIE = 1e-12
 
 
@@ -33,7 +36,7 @@ def build_tables(rows: list[Row]) -> list[TaskTable]:
 def best_marks(rows: tuple[Row, ...] | list[Row]) -> list[frozenset[str]]:
     """For each row, the metrics where it ties for best (lowest ECE/Brier, highest AUROC/accuracy)."""
     marks: list[set[str]] = [set() for _ in rows]
-    for metric in METRICS:
+    for metric in (*METRICS, *EXTRA_METRICS):
         values = [metric_value(row, metric) for row in rows]
         known = [v for v in values if v is not None]
         if not known:
@@ -68,7 +71,7 @@ def scorer_notes(rows: list[Row] | tuple[Row, ...]) -> list[str]:
 
 def metric_value(row: Row, metric: str) -> float | None:
     """The point estimate, or None when missing/NaN (so it is never 'best')."""
-    estimate = getattr(row, metric)
+    estimate = row.extended.get(metric) if metric in EXTRA_METRICS else getattr(row, metric)
     if estimate is None or estimate.estimate is None or math.isnan(estimate.estimate):
         return None
     return estimate.estimate

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
+from calib_eval.harness.scoring import EXTENDED
+from calib_eval.metrics import log_loss, smooth_ece
 from calib_eval.prompts import QUERY_NO, QUERY_YES, UNCERTAINTY_QUERY
 from calib_eval.task_specs import TASKS, load_task_examples
 
@@ -26,6 +29,12 @@ def _check_metrics(results: dict, samples: list[dict]) -> None:
         assert f"{key},none" in results, key
     for key in ("calib_acc", "calib_ece", "calib_brier"):
         assert 0.0 <= results[f"{key},none"] <= 1.0
+    for key in EXTENDED:
+        assert f"{key},none" in results, key
+    pairs = [s["calib_nll"] for s in samples]
+    conf, correct = np.array([c for c, _ in pairs]), np.array([k for _, k in pairs])
+    assert results["calib_nll,none"] == pytest.approx(log_loss(conf, correct))
+    assert results["calib_smece,none"] == pytest.approx(smooth_ece(conf, correct))
     auroc = results["calib_auroc,none"]
     if math.isnan(auroc):  # deliberate: AUROC is undefined when every item has the same correctness
         assert len({correct for _, correct in (s["calib_auroc"] for s in samples)}) == 1

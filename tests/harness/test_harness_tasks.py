@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from calib_eval.harness.datasets import calib_docs, doc_to_example, task_docs
+from calib_eval.harness.scoring import EXTENDED
 from calib_eval.task_specs import TASKS, load_task_examples
 
 TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
@@ -34,6 +35,7 @@ def test_yaml_matches_spec(name):
     assert cfg["metadata"]["version"]
     metrics = {m["metric"] for m in cfg["metric_list"]}
     assert {"calib_acc", "calib_ece", "calib_auroc", "calib_brier"} <= metrics
+    assert set(EXTENDED) <= metrics  # every key process_results emits needs an aggregation
     if spec.mode == "generate":
         assert cfg["output_type"] == "generate_until" and cfg["class"].endswith("GenerateCalibTask")
         gen = cfg["generation_kwargs"]
