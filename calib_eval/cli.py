@@ -91,13 +91,8 @@ def _add_score(sub) -> None:
 
     d = RunConfig()
     p = sub.add_parser("score", help="score saved generations (ours or lm-eval --log_samples) without regenerating")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--generations", help="items.jsonl or lm-eval samples_<task>_<date>.jsonl of a calib task")
-    source.add_argument("--lm-eval-samples", metavar="OUTPUT_DIR",
-                        help="lm_eval --log_samples output of any task: multiple choice needs no model "
-                             "(max-softmax, raw and acc_norm); generate_until needs --scorers")
-    p.add_argument("--scorers", type=_csv, default=None,
-                   help=f"comma-separated (default with --generations: {','.join(d.scorers)})")
+    p.add_argument("--generations", required=True, help="items.jsonl or lm-eval samples_<task>_<date>.jsonl")
+    p.add_argument("--scorers", type=_csv, default=d.scorers)
     p.add_argument("--scorer-model", default=d.model, help="model that scores (may differ: cross-model estimation)")
     p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
                    help="sampling family over stored samples: 'grader', 'judge' or 'nli:<hub id or folder>'")
@@ -116,18 +111,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     from calib_eval.runner import RunConfig
     from calib_eval.runner.rescore import rescore
 
-    config = RunConfig(model=args.scorer_model, scorers=args.scorers or RunConfig().scorers,
-                       adapters=_adapter_pairs(args.adapter),
+    config = RunConfig(model=args.scorer_model, scorers=args.scorers, adapters=_adapter_pairs(args.adapter),
                        output=args.output, batch_size=args.batch_size, data_root=args.data_root,
                        bootstrap=args.bootstrap, device_map=args.device_map, max_memory=args.max_memory,
                        quantize=args.quantize,
                        scorer=replace(RunConfig().scorer, semantic_equivalence=args.semantic_equivalence))
-    if args.lm_eval_samples:
-        from calib_eval.runner.lmeval_samples import score_lmeval_samples
-
-        for path in score_lmeval_samples(Path(args.lm_eval_samples), config, scorers_asked=bool(args.scorers)):
-            print(path)
-        return 0
     rescore(Path(args.generations), config)
     return 0
 
