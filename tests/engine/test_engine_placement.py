@@ -91,3 +91,23 @@ def test_train_config_validates_its_placement():
     assert TrainConfig(device_map="auto", max_memory="cpu=2GiB").placement == Placement("auto", "cpu=2GiB")
     with pytest.raises(ModelError):
         TrainConfig(max_memory="cpu=2GiB")
+
+
+def test_train_loads_its_base_with_the_placement_flags(monkeypatch, tmp_path):
+    """`calib-eval train --device-map auto --max-memory ...` reaches load_model (stopped right there)."""
+    import calib_eval.models as models
+
+    seen = {}
+
+    class Loaded(Exception):
+        pass
+
+    def fake_load(name, device="auto", dtype="auto", placement=None, max_memory=None):
+        seen.update(name=name, placement=placement)
+        raise Loaded
+
+    monkeypatch.setattr(models, "load_model", fake_load)
+    with pytest.raises(Loaded):
+        main(["train", "--method", "calibration-tune", "--output", str(tmp_path / "ct"), "--device-map", "auto",
+              "--max-memory", "cpu=3GiB"])
+    assert seen == {"name": "default", "placement": Placement("auto", "cpu=3GiB")}
