@@ -75,7 +75,11 @@ class Shard:
 
 
 def narrow_max_memory(given: dict, own_free: dict[int, int]) -> dict:
-    """Caps over this rank's GPUs only: the user's cap where given, else the GPU's free bytes."""
+    """Caps over this rank's GPUs only: the user's cap where given, else the GPU's free bytes.
+
+    Under data parallelism a rank offloads to CPU RAM or disk only when --max-memory gives a cpu/disk cap:
+    several ranks spilling into one machine's RAM by default would surprise more than an error does.
+    """
     caps = {gpu: given.get(gpu, free) for gpu, free in own_free.items()}
     caps.update({k: v for k, v in given.items() if not isinstance(k, int)})  # cpu / disk caps stay
     return caps
