@@ -135,8 +135,19 @@ def render_table(payload: dict):
     empty = f" | {payload['empty_answers']} empty" if payload.get("empty_answers") else ""
     table = Table(title=f"{payload['task']} | {payload['model']['name']} | n={payload['n']} | acc {format_entry(acc)}{empty}")
     table.add_column("scorer", no_wrap=True)
-    for column in ("ECE", "AUROC", "Brier", "AURC", "ECE from"):
+    conformal = any(e.get("conformal_abstention") for e in payload["scorers"].values())
+    for column in ("ECE", "AUROC", "Brier", "AURC", "PRR", "ECE from", *(("conformal",) if conformal else ())):
         table.add_column(column)
     for name, e in payload["scorers"].items():
-        table.add_row(name, format_entry(e["ece"]), format_entry(e["auroc"]), format_entry(e["brier"]), format_entry(e["aurc"]), e["calibration"])
+        cells = [format_entry(e["ece"]), format_entry(e["auroc"]), format_entry(e["brier"]), format_entry(e["aurc"]),
+                 format_entry(e.get("prr")), e["calibration"]]
+        table.add_row(name, *cells, *((format_conformal(e.get("conformal_abstention")),) if conformal else ()))
     return table
+
+
+def format_conformal(record) -> str:
+    """'coverage 0.42, risk 0.08 (alpha 0.1)' for a conformal abstention record; '-' when absent."""
+    if not record:
+        return "-"
+    risk = "-" if record["risk"] is None else f"{record['risk']:.2f}"
+    return f"coverage {record['coverage']:.2f}, risk {risk} (alpha {record['alpha']})"
