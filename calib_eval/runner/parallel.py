@@ -43,12 +43,14 @@ class Shard:
         return device
 
     def gpus(self, n_gpus: int) -> list[int]:
-        """This rank's block of GPUs when each rank spreads its model copy over several."""
-        if n_gpus < self.world:
-            raise CalibEvalError(f"{self.world} data-parallel processes with a device map need at least "
-                                 f"{self.world} GPUs, found {n_gpus}")
-        per = n_gpus // self.world
-        return list(range(self.rank * per, (self.rank + 1) * per))
+        """This rank's block of this machine's GPUs when each rank spreads its model copy over several."""
+        rank = int(os.environ.get("LOCAL_RANK", self.rank))  # per machine when launched on several
+        world = int(os.environ.get("LOCAL_WORLD_SIZE", self.world))
+        if n_gpus < world:
+            raise CalibEvalError(f"{world} data-parallel processes per machine with a device map need at least "
+                                 f"{world} GPUs, found {n_gpus}")
+        per = n_gpus // world
+        return list(range(rank * per, (rank + 1) * per))
 
     def max_memory(self, placement) -> dict | None:
         """Memory caps for this rank's model copy, or None to keep the placement's own.
@@ -57,6 +59,7 @@ class Shard:
         own block of GPUs only (8 GPUs, 2 ranks: 0-3 and 4-7), never a GPU that
         another rank fills; caps the user gave for those GPUs and the CPU are kept.
         """
+        import psutil  # an accelerate dependency
         import torch
 
         if self.world == 1 or placement.is_default or not torch.cuda.is_available():
@@ -65,7 +68,7 @@ class Shard:
 
         given = parse_max_memory(placement.max_memory) if placement.max_memory else {}
         free = {i: torch.cuda.mem_get_info(i)[0] for i in self.gpus(torch.cuda.device_count())}
-        return narrow_max_memory(given, free)
+        return narrow_max_memory(given, free, psutil.virtual_memory().available // self.world)
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -74,14 +77,15 @@ class Shard:
             PartialState().wait_for_everyone()
 
 
-def narrow_max_memory(given: dict, own_free: dict[int, int]) -> dict:
+def narrow_max_memory(given: dict, own_free: dict[int, int], cpu_share: int) -> dict:
     """Caps over this rank's GPUs only: the user's cap where given, else the GPU's free bytes.
 
-    Under data parallelism a rank offloads to CPU RAM or disk only when --max-memory gives a cpu/disk cap:
-    several ranks spilling into one machine's RAM by default would surprise more than an error does.
+    CPU RAM is shared by every rank on the machine, so without a cpu cap each
+    rank may use its share (`cpu_share`); what fits nowhere goes to disk.
     """
     caps = {gpu: given.get(gpu, free) for gpu, free in own_free.items()}
     caps.update({k: v for k, v in given.items() if not isinstance(k, int)})  # cpu / disk caps stay
+    caps.setdefault("cpu", cpu_share)
     return caps
 
 

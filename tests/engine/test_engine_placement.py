@@ -44,14 +44,20 @@ def test_quantized_loading_without_bitsandbytes_names_the_package():
         from_pretrained_kwargs(Placement(quantize="4bit"), None)
 
 
-def test_each_data_parallel_rank_maps_its_copy_over_its_own_gpus():
+def test_each_data_parallel_rank_maps_its_copy_over_its_own_gpus(monkeypatch):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     assert [Shard(r, 2).gpus(8) for r in range(2)] == [[0, 1, 2, 3], [4, 5, 6, 7]]
     assert Shard(2, 3).gpus(4) == [2]
     with pytest.raises(Exception, match="at least 4 GPUs"):
         Shard(0, 4).gpus(2)
+    monkeypatch.setenv("LOCAL_RANK", "1")  # two machines x 2 ranks: global rank 3 is the 2nd rank of its machine
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert Shard(3, 4).gpus(8) == [4, 5, 6, 7]
     # the user's cap for an own GPU is kept, others' GPUs dropped, the CPU cap stays
-    caps = narrow_max_memory({4: "30GiB", 0: "10GiB", "cpu": "64GiB"}, {4: 1000, 5: 2000})
+    caps = narrow_max_memory({4: "30GiB", 0: "10GiB", "cpu": "64GiB"}, {4: 1000, 5: 2000}, cpu_share=500)
     assert caps == {4: "30GiB", 5: 2000, "cpu": "64GiB"}
+    assert narrow_max_memory({}, {0: 1000}, cpu_share=500) == {0: 1000, "cpu": 500}  # RAM split between ranks
 
 
 def test_a_cpu_cap_below_the_model_size_offloads_layers_and_scores_like_one_device(tiny_model_dir, data_root,
