@@ -2,17 +2,17 @@
 
 Method: Learn-then-Test (Angelopoulos, Bates, Candès, Jordan & Lei 2021,
 "Learn then Test: Calibrating Predictive Algorithms to Achieve Risk
-Control", arXiv:2110.01052), as in its selective-classification example.
-For each threshold ``lam`` of a grid fixed before seeing the calibration
-items, the null hypothesis is ``H_lam: R(lam) > alpha``, where
+Control", arXiv:2110.01052), applied to the selective risk. For each
+threshold ``lam`` of a grid fixed before seeing the calibration items, the
+null hypothesis is ``H_lam: R(lam) > alpha``, where
 ``R(lam) = P(wrong | score >= lam)`` is the *selective risk* of answering only
 items scored ``>= lam``. Given which calibration items clear ``lam`` (``n``
 of them), their errors are Binomial(n, R(lam)), so the exact binomial tail
 ``p = P(Binomial(n, alpha) <= errors)`` is a valid p-value.
 
-Multiple testing: LTT's fixed-sequence test with several starting points
-(its Section on non-monotone risks). The grid, strict to lenient, gets
-``N_STARTS`` evenly spaced starts; from each, thresholds are tested in order
+Multiple testing: LTT's fixed-sequence test, run from several starting
+points. The grid, strict to lenient, gets ``N_STARTS`` evenly spaced
+starts; from each, thresholds are tested in order
 at level ``delta / N_STARTS`` until the first non-rejection. Each walk is a
 fixed-sequence procedure, so by Bonferroni over the walks the family-wise
 error is <= delta: with probability >= 1 - delta *every* certified threshold
