@@ -20,7 +20,8 @@ What it measures, per model shape (Llama-3.2-1B, Qwen2.5-7B; --tiny shrinks both
 - generation items/s against batch size; a 50-step calibration-tune (LoRA,
   `calib_eval.training.train`); and, with two GPUs, two data-parallel
   processes (torchrun) against one.
-Only torch, transformers, peft and accelerate (via calib-eval) are needed.
+Only torch, transformers, peft and accelerate are needed, plus calib-eval's light
+dependencies (numpy, scipy, rich, pyyaml); the checkout need not be pip-installed.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # cost.py's helpers, also under torchrun
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # calib_eval from a bare checkout (the GPU machine)
 from cost import replace_section  # noqa: E402
 
 # Dense (no sparsity) BF16 tensor-core peak of the H100 SXM5: 989.4 TFLOPS (NVIDIA H100 Tensor Core GPU
