@@ -124,7 +124,7 @@ def run_ours(loaded, spec, examples, rows, batch_size: int, k: int) -> tuple[dic
                         "entropies": list(g.token_entropies)}
         for name in OURS:
             scoring = ScoringBatch([Graded(g, False) for g in gens], loaded, [], [rows[i] for i in batch], answer_ids,
-                                   config=cfg, answered=state, prompt_only=checkpoint,
+                                   config=cfg, answered=state, prompt_only=checkpoint, grader=spec.grade,
                                    max_new_tokens=spec.max_new_tokens, stop=spec.stop)
             t0 = clock()
             scores = get_scorer(name)().score(scoring)
@@ -295,8 +295,9 @@ def caveats(items: list[dict], poly: dict) -> str:
         "",
         f"Sampling: our agreement-with-greedy statistic averages {ours_s:.2f} on our samples and {theirs_s:.2f} "
         "on LM-Polygraph's samples of the same prompts (independent draws)"
-        + (": at temperature 1 over the whole vocabulary this model never repeats its greedy answer "
-           "exactly, so our score is 0 everywhere and there is nothing to rank." if constant else "."),
+        + (": at temperature 1 over the whole vocabulary no sample is one the task's grader equates with "
+           "the greedy answer, so our score is 0 everywhere and there is nothing to rank (bench/peer_family.py "
+           "compares the rest of the sampling family)." if constant else "."),
     ])
 
 
