@@ -376,6 +376,13 @@ def model_table(results: dict, setup: Setup, device: str) -> list[str]:
     return lines
 
 
+def _choice_only() -> str:
+    from calib_eval.scorers import SCORERS
+
+    names = [n for n in SCORERS.names() if not SCORERS.get(n).needs_adapter and "generate" not in SCORERS.get(n).task_modes]
+    return f"{', '.join(names) or 'no base scorer'} scores choice tasks only, so is not timed here"
+
+
 def _same_ids(row, items: int) -> str:
     return "" if isinstance(row, str) else f"; same prompt ids on {row['same_prompt_ids']}/{items} items"
 
@@ -413,7 +420,8 @@ def report(results: dict, train: dict, dp: dict | str, setup: Setup, args, total
              f"{setup.sampling_k}. % of bf16 peak = 2 x matmul params x forward tokens / s / "
              f"{PEAK_BF16_FLOPS / 1e12:.1f} TFLOPS (attention excluded). Whole check: {total_s:.0f} s.", "",
              *model_table(results, setup, args.device), "",
-             "Per stage (a sampling-family scorer listed first pays for the k shared samples):", "",
+             "Per stage (a sampling-family scorer listed first pays for the k shared samples; "
+             f"{_choice_only()}):", "",
              *scorer_table(results), "",
              f"Batch-size scaling, {TRAIN_MODEL} shape, engine generation alone:", "",
              *scaling_table(results[TRAIN_MODEL]["batch_scaling"], setup, args.device), "",
