@@ -376,3 +376,14 @@ def test_judge_needs_a_model_and_rescoring_with_it_loads_one():
     assert needs_language_model(rows, ["eigv"], {}, "judge")
     assert needs_language_model(rows, ["eigv", "perplexity"], {}, "grader")
     assert needs_language_model([{"samples": None}], ["eigv"], {}, "grader")
+
+
+def test_rescoring_from_samples_names_the_model_that_generated_them(tmp_path):
+    from calib_eval.runner.samples_only import stored_identity
+
+    items = tmp_path / "items.jsonl"
+    assert stored_identity(items).name == "unknown"
+    (tmp_path / "results.json").write_text(json.dumps({"model": {"name": "smol", "source": "/m", "fingerprint": "ab"}}))
+    who = stored_identity(items)
+    assert (who.name, who.fingerprint, who.model) == ("smol", "ab", None)
+    assert "stored samples" in who.source and "/m" in who.source
