@@ -39,6 +39,8 @@ class TaskSpec:
     max_new_tokens: int = 32
     stop: tuple[str, ...] = ("\n",)
     grader: Callable[[Example, str], tuple[bool, str]] = field(repr=False, default=None)
+    # which loaded items the task keeps (None: all); see calib_eval.grading.option_refs
+    keep: Callable[[Example], bool] | None = field(repr=False, default=None)
 
     def prompt(self, example: Example, data_root: str | Path | None = None) -> str:
         return self.build_prefix(example, data_root) + self.build_suffix(example)
@@ -94,6 +96,13 @@ def _grade_open_against_choice_text(example: Example, answer: str) -> tuple[bool
     return match_open(answer, example.references)
 
 
+def _open_gradable(example: Example) -> bool:
+    # MMLU-OE: drop items whose correct option only makes sense next to the others ("All of the above")
+    from calib_eval.grading.option_refs import is_open_gradable
+
+    return is_open_gradable(example)
+
+
 def _choice_words(example: Example) -> list[str]:
     return [f" {c}" for c in example.choices]
 
@@ -103,7 +112,7 @@ TASKS: dict[str, TaskSpec] = {
     for spec in (
         TaskSpec("mmlu_oe_calib", "mmlu", "test", "generate",
                  "MMLU open-ended, 57 subjects pooled, 5 dev shots (Kapoor et al.)",
-                 build_prefix=_mmlu_oe_prefix, grader=_grade_open_against_choice_text),
+                 build_prefix=_mmlu_oe_prefix, grader=_grade_open_against_choice_text, keep=_open_gradable),
         TaskSpec("mmlu_mc_calib", "mmlu", "test", "choice",
                  "MMLU multiple choice, 5 dev shots, max-softmax over A-D",
                  build_prefix=_mmlu_mc_prefix, build_suffix=prompts.mc_block),
@@ -124,9 +133,15 @@ TASKS: dict[str, TaskSpec] = {
 
 
 def get_task(name: str) -> TaskSpec:
-    if name not in TASKS:
+    """A built-in task by name, or a task file (calib_eval.task_files) by path or by its loaded name."""
+    if name in TASKS:
+        return TASKS[name]
+    from calib_eval import task_files
+
+    spec = task_files.resolve(name)
+    if spec is None:
         raise unknown_name("task", name, TASKS)
-    return TASKS[name]
+    return spec
 
 
 def load_task_examples(spec: TaskSpec, limit: int | None = None, data_root=None, source=None) -> list[Example]:
@@ -134,7 +149,8 @@ def load_task_examples(spec: TaskSpec, limit: int | None = None, data_root=None,
 
     lm-eval's `--limit N` also takes the first N docs, and the harness serves
     docs in this same order, so both paths score the same items; the shuffle
-    makes 50 MMLU items span many subjects instead of one.
+    makes 50 MMLU items span many subjects instead of one. A spec's `keep` then
+    drops items the task cannot grade (MMLU-OE: option-bound references).
     """
     import random
 
@@ -144,4 +160,6 @@ def load_task_examples(spec: TaskSpec, limit: int | None = None, data_root=None,
     examples = load_dataset(spec.dataset, source=source, data_root=data_root, **split)
     examples = list(examples)
     random.Random(0).shuffle(examples)
+    if spec.keep is not None:  # after the shuffle, so the kept items stay in the same order
+        examples = [ex for ex in examples if spec.keep(ex)]
     return examples if limit is None else examples[:limit]

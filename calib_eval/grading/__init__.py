@@ -8,8 +8,9 @@ Normalisation
 P* character, so "don’t" == "don't" == "dont"), drop the articles a/an/the,
 collapse whitespace. Unlike SQuAD it keeps numbers apart: thousands commas go
 ("1,000" == "1000") but a decimal point, ":", "/", "-" or "+" between digits
-and a leading sign stay ("1.56" != "156", "-1" != "1"). References always go
-through it.
+and a leading sign stay ("1.56" != "156", "-1" != "1"). Choice, yes/no and
+summary grading use it; open answers use the token forms of
+:mod:`calib_eval.grading.open_forms` instead.
 
 ``normalize_answer`` first cleans a model's free text, because models keep
 talking and echo prompt scaffolding: keep the first non-blank line, strip a
@@ -20,13 +21,20 @@ without the label stripped, so a reference that itself starts like a label
 
 Rules per kind
 --------------
-- ``open`` (:func:`match_open`): correct if the normalised answer equals a
-  normalised reference, or if a reference occurs as a whole-word span in the
-  answer's first sentence, the answer is short (at most the reference's length
-  + ``MAX_EXTRA_WORDS`` = 10 words) and no hedge/negation word ("not", "no",
-  "or", "never", ...) occurs outside that span. The reverse (answer inside
-  the reference: "cancer" for "ovarian cancer") never counts, nor does an
-  empty answer, nor a single-letter one unless the reference is that letter.
+- ``open`` (:func:`match_open`, grader version 2, in
+  :mod:`calib_eval.grading.open_match`): answers and references become tokens
+  that keep signs, operators, brackets in formulas, numbers' values ("0.5" ==
+  "1/2" == "50%") and letters that carry meaning ("Vitamin A"); correct if the
+  answer equals a reference (first line or whole answer, after "Answer:" / "The
+  answer is" / a label, cut at any sentence end), if it lists candidates that
+  are all references, or if its first sentence is a reference with only a
+  lead-in before ("It is X") and an explanation after ("X, because ..."),
+  no hedge, negation or operator outside the span, at most
+  ``MAX_EXTRA_WORDS`` = 10 extra tokens. Lists with a wrong candidate ("Paris,
+  London"), qualifiers ("less than 3 A") and sums ("n + 1") are wrong.
+  MMLU-OE drops items whose reference only makes sense next to the options
+  ("All of the above"; :mod:`calib_eval.grading.option_refs`).
+  Measured by bench/grader_rates.py; bounded in tests/test_grading_rates.py.
 - ``choice`` (:func:`match_choice`), in order: a punctuated label alone
   ("(C)", "C.", "C)") is that label; an answer equal to a choice's text is
   that choice (even a bare letter: "B" among As/P/Sb/B; or "(A) and (B)");
@@ -56,13 +64,16 @@ from calib_eval.errors import unknown_name
 from calib_eval.grading.text import (  # noqa: F401 (some are re-exported)
     _ANSWER_PREFIX, _LABEL_PREFIX, _STATED, _STATED_LABEL, _WHOLE_LABEL, HEDGES, MAX_EXTRA_WORDS, first_line,
     first_sentence, normalize_answer, normalize_text, strict_text, strip_answer_prefix)
+from calib_eval.grading.open_match import match_open  # noqa: F401 (re-exported)
+from calib_eval.grading.option_refs import (  # noqa: F401 (re-exported)
+    is_open_gradable, option_reference_kind, option_reference_report, task_option_reference_report)
 from calib_eval.types import Example
 
 Grade = tuple[bool, str]
 
 # Bumped whenever a rule changes what counts as correct; results record it so a
 # leaderboard can tell labels made by an older grader (stale) from current ones.
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"  # 2: open answers keep signs, operators, numbers' values and meaningful letters
 KINDS = ("open", "choice", "yesno", "summary", "unanswerable")
 OPEN_METRICS = ("match", "rouge_l")
 LETTERS = string.ascii_uppercase
@@ -94,27 +105,6 @@ def _answer_forms(answer: str, norm: Normalizer = normalize_text) -> tuple[set[s
     cleaned = _LABEL_PREFIX.sub("", line, count=1)
     exact = {norm(line), norm(_ANSWER_PREFIX.sub("", answer.strip(), count=1))} - {""}
     return exact, norm(cleaned), norm(first_sentence(cleaned)).split()
-
-
-def match_open(answer: str, references: Sequence[str]) -> Grade:
-    """Normalised exact match, or a reference inside a short unhedged first sentence."""
-    if not first_line(answer):
-        return False, "empty answer"
-    exact, cleaned, sentence = _answer_forms(answer)
-    refs = [(r, normalize_text(r)) for r in references]
-    refs = [(r, n) for r, n in refs if n]
-    if not refs:
-        return False, "no usable reference"
-    for ref, n in refs:  # a one-letter answer can only equal a one-letter reference
-        if n in exact or n == cleaned:
-            return True, f"exact match {ref!r}"
-    core = cleaned or max(exact, key=len, default="")
-    if not core or (len(core) == 1 and core.isalpha()):
-        return False, "single-letter or empty answer after normalisation"
-    for ref, n in refs:
-        if _contains(sentence, n.split()):
-            return True, f"answer contains {ref!r}"
-    return False, "no reference matched"
 
 
 def choice_label(answer: str, n_choices: int) -> int | None:

@@ -122,11 +122,24 @@ def others_probe(name: str, examples: Sequence[Example], pool: Sequence[Example]
     return probe
 
 
+def mixed_probe(name: str, examples: Sequence[Example], grade: GradeFn, seed: int = 0) -> Probe:
+    """The right answer hedged, negated or listed with another item's answer: "X, Y", "Y or X", "not X"."""
+    rng = random.Random(seed)
+    probe = Probe(f"{name} right answer mixed with a wrong one", false_accept=True)
+    for ex in examples:
+        others = [o.references[0] for o in examples if o.id != ex.id and not _same_answer(o.references[0], ex)]
+        right, wrong = ex.references[0], rng.choice(others)
+        probe.add_item(ex, [f"{right}, {wrong}", f"{wrong} and {right}", f"{wrong} or {right}",
+                            f"either {right} or {wrong}", f"not {right}"], grade)
+    return probe
+
+
 def bioasq_probes(examples: Sequence[Example], grade: GradeFn) -> list[Probe]:
     out = []
     for qtype in ("factoid", "list"):
         items = [e for e in examples if e.metadata.get("type") == qtype and e.references]
         out.append(others_probe(f"bioasq {qtype}", items, items, grade))
+        out.append(mixed_probe(f"bioasq {qtype}", items, grade))
         out.extend(accept_probes(f"bioasq {qtype}", items, grade, lambda ex: ex.references[0]))
     return out
 
@@ -134,7 +147,8 @@ def bioasq_probes(examples: Sequence[Example], grade: GradeFn) -> list[Probe]:
 def selfaware_probes(examples: Sequence[Example], grade: GradeFn) -> list[Probe]:
     answerable = [e for e in examples if e.answer_kind == "open" and e.references]
     unanswerable = [e for e in examples if e.answer_kind == "unanswerable"]
-    out = [others_probe("selfaware answerable", answerable, answerable, grade, OTHERS_PER_ITEM)]
+    out = [others_probe("selfaware answerable", answerable, answerable, grade, OTHERS_PER_ITEM),
+           mixed_probe("selfaware answerable", answerable, grade)]
     out.extend(accept_probes("selfaware answerable", answerable, grade, lambda ex: ex.references[0]))
     out.append(others_probe("selfaware unanswerable: committed", unanswerable, answerable, grade, OTHERS_PER_ITEM))
     abstain = Probe("selfaware unanswerable: abstentions", false_accept=False)
