@@ -157,5 +157,6 @@ def resolve_equivalence(spec: str, grade: Callable | None, loaded=None):
     if kind == "judge":
         return JudgeEquivalence(loaded)
     if kind == "nli":
-        return NliEquivalence(source, getattr(loaded, "device", None) or "cpu")
+        device = str(getattr(loaded, "device", None) or "cpu")  # the LM's may be a device map: NLI is small
+        return NliEquivalence(source, "cuda" if device.startswith("cuda") else "cpu")
     return GraderEquivalence(grade)
