@@ -136,7 +136,7 @@ def render_table(payload: dict):
     table = Table(title=f"{payload['task']} | {payload['model']['name']} | n={payload['n']} | acc {format_entry(acc)}{empty}")
     table.add_column("scorer", no_wrap=True)
     conformal = any(e.get("conformal_abstention") for e in payload["scorers"].values())
-    for column in ("ECE", "AUROC", "Brier", "AURC", "PRR", "ECE from", *(("conformal",) if conformal else ())):
+    for column in ("ECE", "AUROC", "Brier", "AURC", "PRR", "ECE from", *(("abstain cov / risk",) if conformal else ())):
         table.add_column(column)
     for name, e in payload["scorers"].items():
         cells = [format_entry(e["ece"]), format_entry(e["auroc"]), format_entry(e["brier"]), format_entry(e["aurc"]),
@@ -146,8 +146,8 @@ def render_table(payload: dict):
 
 
 def format_conformal(record) -> str:
-    """'coverage 0.42, risk 0.08 (alpha 0.1)' for a conformal abstention record; '-' when absent."""
+    """'0.42 / 0.08' (coverage / realised risk on the test half) for a conformal abstention record."""
     if not record:
         return "-"
     risk = "-" if record["risk"] is None else f"{record['risk']:.2f}"
-    return f"coverage {record['coverage']:.2f}, risk {risk} (alpha {record['alpha']})"
+    return f"{record['coverage']:.2f} / {risk}"
