@@ -99,6 +99,15 @@ def test_case_counts_only_for_short_symbols(answer: str, ref: str, correct: bool
     assert match_open(answer, [ref])[0] is correct
 
 
+@pytest.mark.parametrize("answer, ref, correct", [
+    ("**Paris**", "Paris", True), ("The answer is *Paris*.", "Paris", True),  # markdown emphasis
+    ('The answer is "42".', "42", True), ("$\\frac{1}{2}$", "0.5", True),
+    ("x*y*z", "x * y * z", True), ("2 ** 3", "2 * 3", False),
+])
+def test_chat_model_formatting(answer: str, ref: str, correct: bool) -> None:
+    assert match_open(answer, [ref])[0] is correct
+
+
 @pytest.mark.parametrize("answer", [
     "Invalid. Counterexample when L is true and K is false.",
     "The answer is Invalid. Counterexample when L is true and K is false.",

@@ -15,8 +15,10 @@ becomes "vitamin". Here text becomes tokens instead:
   comparing whole answers);
 - brackets, as "(" and ")", only in a text with an operator, where grouping
   matters ("(5 × 19) + 12" != "5 × (19 + 12)"); primes after a digit ("6'" feet,
-  "6''" inches) are tokens too;
-- everything else (brackets, quotes, full stops, colons) is dropped.
+  "6''" inches) are tokens too (not '"', which closes quotes more often);
+- markdown emphasis ("**Paris**") and LaTeX number fractions ("\\frac{1}{2}")
+  are unwrapped first; everything else (brackets outside formulas, quotes, full
+  stops, colons, "$") is dropped.
 Case is kept in the tokens and ignored when comparing, except for short
 symbols whose case carries meaning ("Bb" vs "BB", "Co" vs "CO"; see
 :func:`_case_matters`). A lower-cased answer therefore cannot match "Bb × Bb":
@@ -42,6 +44,9 @@ _SPELLINGS = str.maketrans({
     "\u2044": "/", "\u2215": "/", "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u2018": "'", "\u2019": "'",
     "\u02bc": "'", "\u2032": "'", "\u2033": "''", "&": " and ", "[": "(", "{": "(", "]": ")", "}": ")",
 })  # before NFKD, which would turn "≠" into "=" plus a combining stroke
+# markdown emphasis around words ("**Paris**", "*Paris*"), never inside a formula ("x*y*z", "2 ** 3")
+_EMPHASIS = re.compile(r"(?<![\w*])\*{1,2}(?=[^\s*])([^*]+?)(?<=[^\s*])\*{1,2}(?![\w*])")
+_FRAC = re.compile(r"\\[dt]?frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}")  # LaTeX \frac{1}{2} is the number 1/2
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _JOIN = re.compile(r"(?<=[^\W\d_])'(?=[^\W\d_])|(?<=[^\W\d_]{2})-(?=[^\W\d_]{2})"
                    r"|(?<=\b[^\W\d_])\.(?=[^\W\d_]\b)")  # don't, well-known, a.m., U.S.
@@ -50,7 +55,7 @@ _TOKEN = re.compile(
     rf"(?P<time>(?<![\w.])\d+(?::\d+)+(?!\w))"
     rf"|(?P<num>(?<![\w.]){_NUMBER}(?:/{_NUMBER})?(?:\s*%)?(?![^\W_]))"
     r"|(?P<word>[^\W_]+)"
-    r"|(?P<prime>(?<=\d)(?:''|'|\"))"
+    r"|(?P<prime>(?<=\d)(?:''|'))"
     r"|(?P<op>==|!=|<=|>=|&&|\|\||->|<-|=>|\*\*|//|[-+*/^=<>~|%#])"
     r"|(?P<bracket>[()\[\]{}])"
     r"|(?P<sep>[,;])"
@@ -90,7 +95,7 @@ def _is_symbol(ch: str) -> bool:
 
 
 def _clean(text: str) -> str:
-    text = text.translate(_SPELLINGS)
+    text = _EMPHASIS.sub(r"\1", _FRAC.sub(r"\1/\2", text)).translate(_SPELLINGS)
     if not text.isascii():
         text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     return _JOIN.sub("", _THOUSANDS.sub("", text))
