@@ -91,8 +91,13 @@ def _add_score(sub) -> None:
 
     d = RunConfig()
     p = sub.add_parser("score", help="score saved generations (ours or lm-eval --log_samples) without regenerating")
-    p.add_argument("--generations", required=True, help="items.jsonl or lm-eval samples_<task>_<date>.jsonl")
-    p.add_argument("--scorers", type=_csv, default=d.scorers)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--generations", help="items.jsonl or lm-eval samples_<task>_<date>.jsonl of a calib task")
+    source.add_argument("--lm-eval-samples", metavar="OUTPUT_DIR",
+                        help="lm_eval --log_samples output of any task: multiple choice needs no model "
+                             "(max-softmax, raw and acc_norm); generate_until needs --scorers")
+    p.add_argument("--scorers", type=_csv, default=None,
+                   help=f"comma-separated (default with --generations: {','.join(d.scorers)})")
     p.add_argument("--scorer-model", default=d.model, help="model that scores (may differ: cross-model estimation)")
     p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
                    help="sampling family over stored samples: 'grader', 'judge' or 'nli:<hub id or folder>'")
@@ -111,11 +116,18 @@ def cmd_score(args: argparse.Namespace) -> int:
     from calib_eval.runner import RunConfig
     from calib_eval.runner.rescore import rescore
 
-    config = RunConfig(model=args.scorer_model, scorers=args.scorers, adapters=_adapter_pairs(args.adapter),
+    config = RunConfig(model=args.scorer_model, scorers=args.scorers or RunConfig().scorers,
+                       adapters=_adapter_pairs(args.adapter),
                        output=args.output, batch_size=args.batch_size, data_root=args.data_root,
                        bootstrap=args.bootstrap, device_map=args.device_map, max_memory=args.max_memory,
                        quantize=args.quantize,
                        scorer=replace(RunConfig().scorer, semantic_equivalence=args.semantic_equivalence))
+    if args.lm_eval_samples:
+        from calib_eval.runner.lmeval_samples import score_lmeval_samples
+
+        for path in score_lmeval_samples(Path(args.lm_eval_samples), config, scorers_asked=bool(args.scorers)):
+            print(path)
+        return 0
     rescore(Path(args.generations), config)
     return 0
 
@@ -174,8 +186,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _add_tasks(sub) -> None:
-    p = sub.add_parser("tasks", help="register our tasks with lm-evaluation-harness")
-    p.add_argument("action", choices=["install", "uninstall", "status", "list"])
+    p = sub.add_parser("tasks", help="register our tasks with lm-evaluation-harness; check task files")
+    p.add_argument("action", choices=["install", "uninstall", "status", "list", "path", "validate"],
+                   help="path: the folder for lm_eval --include_path; validate FILE...: check task files")
+    p.add_argument("files", nargs="*", metavar="FILE", help="task files (validate)")
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -185,7 +199,13 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         for name, spec in task_specs.TASKS.items():
             print(f"{name:22s} {spec.mode:9s} {spec.description}")
         return 0
+    if args.action == "validate":
+        return _validate_task_files(args.files)
     from calib_eval.harness import install
+
+    if args.action == "path":
+        print(install.packaged_tasks_dir())
+        return 0
 
     if args.action == "install":
         print(install.install_tasks())
@@ -198,6 +218,24 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         missing = f" (missing: {', '.join(status.missing)})" if status.missing else ""
         print(f"{state}: {status.path}{missing}")
     return 0
+
+
+def _validate_task_files(files: list[str]) -> int:
+    from calib_eval.task_files import validate
+
+    if not files:
+        raise CalibEvalError("calib-eval tasks validate needs one or more task files")
+    bad = 0
+    for file in files:
+        problems, tf, n = validate(file)
+        if problems:
+            bad += 1
+            print(f"{file}: {len(problems)} problem(s)")
+            for problem in problems:
+                print(f"  - {problem}")
+        else:
+            print(f"{file}: ok: task {tf.name}, {tf.mode}, {n} items, grading {tf.grading}")
+    return 1 if bad else 0
 
 
 def _add_leaderboard(sub) -> None:

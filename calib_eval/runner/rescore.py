@@ -3,7 +3,10 @@
 Reads our per-item JSONL (items.jsonl) or lm-eval `--log_samples` output
 (samples_<task>_<date>.jsonl of our *_calib tasks). The scoring model may
 differ from the model that answered: that is cross-model estimation (model
-B's scorer judging model A's answers, Kapoor et al.).
+B's scorer judging model A's answers, Kapoor et al.). A multiple-choice
+sample's answer is its highest-likelihood option, never a logged
+log-likelihood string (calib_eval.harness.samples). Any other lm-eval task's
+samples go through calib_eval.runner.lmeval_samples.
 """
 from __future__ import annotations
 
@@ -46,13 +49,16 @@ def _from_ours(raw: dict, path: Path, number: int) -> dict:
 
 
 def _from_lmeval(raw: dict, task: str, path: Path, number: int) -> dict:
+    from calib_eval.harness.samples import logged_item
+
     doc = raw.get("doc", {})
-    if "id" not in doc:
-        raise DataError(f"{path}:{number}: lm-eval sample has no doc id; only our *_calib tasks can be rescored")
-    answer = raw["filtered_resps"][0]
-    answer = cut_at_stop(answer[0] if isinstance(answer, list) else answer, get_task(task).stop)
-    correct = raw.get("calib_acc", raw.get("acc"))
-    return {"id": doc["id"], "task": task, "answer_raw": str(answer), "correct": bool(correct)}
+    if "id" not in doc or "calib_task" not in doc:
+        raise DataError(f"{path}:{number}: not a sample of a calib-eval task (no doc id); score any lm-eval "
+                        "task's samples with `calib-eval score --lm-eval-samples OUTPUT_DIR`")
+    item = logged_item(raw, path, number, delimiter="")  # our choice tasks carry their own leading space
+    answer = item.answer if item.mode == "choice" else cut_at_stop(item.answer, get_task(task).stop)
+    return {"id": doc["id"], "task": task, "answer_raw": answer, "correct": item.correct,
+            "choice_logprobs": list(item.lls)}
 
 
 def rescore(path: Path, config: RunConfig, console: Console | None = None) -> list[Path]:
@@ -74,10 +80,7 @@ def rescore(path: Path, config: RunConfig, console: Console | None = None) -> li
 
 
 def _rescore_task(task, rows, config, loaded, adapters, console, source: Path) -> Path:
-    from calib_eval.runner.batch_work import base_model
-
     spec = get_task(task)
-    scorers = resolve_scorers(config.scorers, config.adapters, spec.mode)
     by_id = {ex.id: ex for ex in load_task_examples(spec, None, config.data_root)}
     unknown = [r["id"] for r in rows if r["id"] not in by_id]
     if unknown:
@@ -88,35 +91,55 @@ def _rescore_task(task, rows, config, loaded, adapters, console, source: Path) -
         ex = by_id[r["id"]]
         prefix, suffix = spec.build_prefix(ex, config.data_root), spec.build_suffix(ex)
         p_ids, s_ids = prompt_ids(tok, prefix, suffix) if tok is not None else ([], [])
-        generation = Generation(ex, prefix + suffix, r["answer_raw"])
+        generation = Generation(ex, prefix + suffix, r["answer_raw"], choice_logprobs=tuple(r.get("choice_logprobs") or ()))
         answer_ids = encode_text(tok, r["answer_raw"].rstrip()) if tok is not None else []
         items.append((Graded(generation, r["correct"], "from file"), p_ids + s_ids, answer_ids, r.get("samples")))
+    scorers = resolve_scorers(config.scorers, config.adapters, spec.mode)
+    return score_items(task, items, scorers, config, loaded, adapters, console, source,
+                       max_new_tokens=spec.max_new_tokens, stop=spec.stop, grader=spec.grade)
+
+
+def score_items(task, items, scorers, config, loaded, adapters, console, source: Path, *, max_new_tokens: int = 32,
+                stop=("\n",), grader=None, extra_rows: dict | None = None) -> Path:
+    """Run ``scorers`` over prepared (Graded, prompt ids, answer ids, stored samples) items; write the results.
+
+    ``extra_rows`` maps a scorer name to per-item scores computed elsewhere
+    (e.g. max-softmax read from logged log-likelihoods), in item order.
+    """
+    from calib_eval.runner.batch_work import base_model
+
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(items)}
-    out_rows = []
+    out_rows: list[dict | None] = [None] * len(items)
     extra: dict = {}
     for batch in length_sorted_batches([len(i[1]) for i in items], config.batch_size):
         chosen = [items[i] for i in batch]
         stored = [SampleSet.from_json(c[3]) for c in chosen] if all(c[3] for c in chosen) else None
         scoring = ScoringBatch([c[0] for c in chosen], loaded, [], [c[1] for c in chosen], [c[2] for c in chosen],
-                               config=config.scorer, adapters=adapters, max_new_tokens=spec.max_new_tokens,
-                               stop=spec.stop, extra=extra, grader=spec.grade, samples=stored)
+                               config=config.scorer, adapters=adapters, max_new_tokens=max_new_tokens,
+                               stop=tuple(stop), extra=extra, grader=grader, samples=stored)
         scores = {}
         for name, scorer in scorers.items():
             t0 = time.perf_counter()
             with base_model(None if adapters is not None and adapters.has(name) else adapters):
                 scores[name] = scorer.score(scoring)
             timings["scoring_s"][name] += time.perf_counter() - t0
-        for k, (graded, _, _, _) in enumerate(chosen):
-            out_rows.append({"id": graded.generation.example.id, "task": task,
-                             "answer": graded.generation.answer.strip(), "answer_raw": graded.generation.answer,
-                             "correct": graded.correct, "answer_kind": graded.generation.example.answer_kind,
-                             "scores": {n: s[k] for n, s in scores.items()}})
+        for k, i in enumerate(batch):
+            graded = chosen[k][0]
+            out_rows[i] = {"id": graded.generation.example.id, "task": task,
+                           "answer": graded.generation.answer.strip(), "answer_raw": graded.generation.answer,
+                           "correct": graded.correct, "answer_kind": graded.generation.example.answer_kind,
+                           "scores": {n: s[k] for n, s in scores.items()}}
             if scoring.samples is not None:  # kept (or newly drawn) so the output can be rescored again
-                out_rows[-1]["samples"] = scoring.samples[k].to_json()
+                out_rows[i]["samples"] = scoring.samples[k].to_json()
+    all_scorers = dict(scorers)
+    for name, (scorer, values) in (extra_rows or {}).items():
+        all_scorers[name] = scorer
+        for row, value in zip(out_rows, values):
+            row["scores"][name] = value
     import dataclasses
 
     payload = build_payload(task, loaded, {**dataclasses.asdict(config), "rescored_from": str(source)},
-                            out_rows, scorers, adapters, timings, extra, config.n_bins, config.bootstrap)
+                            out_rows, all_scorers, adapters, timings, extra, config.n_bins, config.bootstrap)
     out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
     write_jsonl_atomic(out_dir / "items.jsonl", out_rows)
     write_json_atomic(out_dir / "results.json", payload)

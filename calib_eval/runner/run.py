@@ -93,6 +93,7 @@ def _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids, min_group: int
 
 def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, shard: Shard = Shard()) -> Path | None:
     spec = get_task(task)
+    task = spec.name  # a task file given by path writes under the name it declares
     scorers = resolve_scorers(config.scorers, config.adapters, spec.mode)
     examples = load_task_examples(spec, config.limit, config.data_root)
     out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
