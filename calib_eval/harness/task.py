@@ -29,12 +29,57 @@ ANCHOR_KWARGS = {"until": ["\n"], "max_gen_toks": 1, "do_sample": False}
 ANCHOR_IDX = 1_000_000  # sorts after the option requests, so process_results sees them first
 
 
+# lm-eval versions this glue was tested on; pyproject pins the same range. The glue reads
+# lm-eval internals (request types run in first-queued order, TaskFactory passing `config`),
+# so an untested version fails here, loudly, instead of scoring the wrong requests.
+TESTED_LM_EVAL = ((0, 4, 13), (0, 5, 0))  # [low, high)
+UNTESTED_ENV = "CALIB_EVAL_ALLOW_UNTESTED_LM_EVAL"
+
+
+def check_lm_eval_version(version: str | None = None) -> None:
+    import os
+    import re
+
+    import lm_eval
+
+    version = version or getattr(lm_eval, "__version__", "0")
+    parts = tuple(int(x) for x in re.findall(r"\d+", version)[:3])
+    low, high = TESTED_LM_EVAL
+    if not low <= parts < high and os.environ.get(UNTESTED_ENV) != "1":
+        raise RuntimeError(f"calib-eval's lm-eval tasks are tested on lm-eval >={'.'.join(map(str, low))},"
+                           f"<{'.'.join(map(str, high))}; this is {version}. Install a tested version "
+                           f"(pip install 'lm-eval>=0.4.13,<0.5'), or set {UNTESTED_ENV}=1 to try anyway.")
+
+
+def check_request_options(task: str, num_fewshot: int | None, apply_chat_template: bool,
+                          system_instruction: str | None = None) -> None:
+    """Refuse lm-eval options the calib tasks cannot honour, instead of ignoring them silently."""
+    if num_fewshot:
+        raise ValueError(f"{task}: --num_fewshot {num_fewshot} is not applied to calib tasks: their few-shot header "
+                         "is part of the prompt, so `calib-eval run` and lm-eval read the same text (MMLU: 5 dev "
+                         "shots; task files: `fewshot: {count: N}`). Drop --num_fewshot (or pass 0).")
+    if apply_chat_template:
+        raise ValueError(f"{task}: --apply_chat_template is not supported by calib tasks: the P(True) query would "
+                         "land inside the assistant turn while `calib-eval run` scores the plain prompt, so the two "
+                         "paths would silently differ. Run without --apply_chat_template.")
+    if system_instruction:
+        raise ValueError(f"{task}: --system_instruction is not supported by calib tasks: it would precede the prompt "
+                         "lm-eval scores but not the one `calib-eval run` scores. Put an instruction in the task "
+                         "file (`instruction:`) instead.")
+
+
 class _CalibTask(ConfigurableTask):
     """Accepts the YAML config as is: lm-eval passes the ``class`` key along, TaskConfig rejects it."""
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        check_lm_eval_version()
         config = {k: v for k, v in (config or {}).items() if k != "class"}
         super().__init__(config=config, **kwargs)
+
+    def build_all_requests(self, **kwargs: Any) -> None:
+        check_request_options(self.config.task, self.config.num_fewshot, bool(kwargs.get("apply_chat_template")),
+                              kwargs.get("system_instruction"))
+        super().build_all_requests(**kwargs)
 
 
 class GenerateCalibTask(_CalibTask):
