@@ -15,8 +15,9 @@ better; 0 = perfectly calibrated.
 Computation: items are spread onto a uniform grid by linear interpolation,
 the reflected kernel is applied as a circular convolution of the grid's even
 extension (period 2) by FFT, with the Gaussian's Fourier transform in closed
-form, and the integral is the trapezoid rule. The grid has at least ``GRID_PER_SIGMA / sigma`` points, so the interpolation error is
-small against the kernel width; a direct sum over mirror images agrees to
+form, and the integral is the trapezoid rule. The grid has at least
+``GRID_PER_SIGMA / sigma`` points, so the interpolation error is small
+against the kernel width; a direct sum over mirror images agrees to
 ~1e-4. relplot (the authors' package) works on a coarser mesh and finds sigma*
 to ~1e-3: it agrees to ~1e-3 on continuous confidences, and runs 2-5% high
 when confidences are tied on multiples of 0.1.
