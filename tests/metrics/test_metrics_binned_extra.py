@@ -32,7 +32,8 @@ def loop_equal_mass_ece(p: np.ndarray, y: np.ndarray, n_bins: int) -> float:
     total = 0.0
     for k in range(n_bins):
         last = k == n_bins - 1
-        members = [i for i in range(len(p)) if edges[k] <= p[i] and (p[i] < edges[k + 1] or (last and p[i] <= edges[k + 1]))]
+        members = [i for i in range(len(p))
+                   if edges[k] <= p[i] and (p[i] < edges[k + 1] or (last and p[i] <= edges[k + 1]))]
         if members:
             gap = abs(np.mean(y[members].astype(float)) - np.mean(p[members]))
             total += len(members) / len(p) * gap
