@@ -58,6 +58,8 @@ def _add_run(sub) -> None:
     p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
                    help="sampling family: 'grader', 'judge' (the model asked) or 'nli:<hub id or folder>'")
     _add_abstain(p, d)
+    p.add_argument("--judge", default=d.judge, metavar="MODEL",
+                   help="also have MODEL judge each open answer; results record its agreement with the grader")
 
 
 def _add_abstain(p, d) -> None:
@@ -78,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         limit=args.limit, output=args.output, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
         device_map=args.device_map, max_memory=args.max_memory, quantize=args.quantize,
         data_root=args.data_root, bootstrap=args.bootstrap,
-        abstain_alpha=args.abstain_alpha, abstain_delta=args.abstain_delta,
+        abstain_alpha=args.abstain_alpha, abstain_delta=args.abstain_delta, judge=args.judge,
         scorer=replace(base.scorer, sampling_k=args.sampling_k, verbalized_fallback=args.verbalized_fallback,
                        semantic_equivalence=args.semantic_equivalence, sampling_temperature=args.sampling_temperature),
     )

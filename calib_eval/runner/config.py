@@ -28,6 +28,7 @@ class RunConfig:
     # with probability >= 1 - delta; fitted on half of each task's items, reported on the other
     abstain_alpha: float | None = None  # None: off
     abstain_delta: float = 0.1
+    judge: str | None = None  # a model that judges each open answer; its agreement with the grader is recorded
     scorer: ScorerConfig = field(default_factory=ScorerConfig)
 
     def __post_init__(self) -> None:

@@ -11,6 +11,7 @@ from calib_eval.errors import CalibEvalError, unknown_name
 from calib_eval.inference.batching import length_sorted_batches
 from calib_eval.inference.state import encode_prefix
 from calib_eval.inference.tokens import prompt_ids
+from calib_eval.judge import report_for_run
 from calib_eval.results import write_json_atomic, write_jsonl_atomic
 from calib_eval.runner.batch_work import base_model, run_batch
 from calib_eval.runner.config import RunConfig
@@ -124,6 +125,8 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
     run_config = {**dataclasses.asdict(config), "tasks": [task]}
     payload = build_payload(task, loaded, run_config, rows, scorers, adapters, timings, extra,
                             config.n_bins, config.bootstrap)
+    if config.judge and spec.mode == "generate":  # calib_eval.judge: an LLM judge beside the rule grader
+        payload["extra"] = report_for_run(config, loaded, rows)
     write_jsonl_atomic(out_dir / "items.jsonl", rows)
     results_path = out_dir / "results.json"
     write_json_atomic(results_path, payload)
