@@ -93,7 +93,10 @@ def _scorer_model(config: RunConfig):
 
 
 def _identity(task: LoggedTask) -> SamplesOnlyModel:
-    name = task.model_name.replace("/", "__") if task.model_name else "unknown"
+    name = task.model_name or "unknown"
+    if name.startswith(("/", "~", ".")):  # a local folder: its own name, not the whole path
+        name = Path(name).name
+    name = name.replace("/", "__")
     return SamplesOnlyModel(name=name, source=f"lm-eval samples {task.path} (model {task.model_name})",
                             fingerprint=None)
 

@@ -10,6 +10,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from calib_eval.metrics import expected_calibration_error, roc_auc
 from calib_eval.runner import RunConfig, run
@@ -210,3 +211,55 @@ def test_score_generations_on_choice_samples_uses_the_chosen_option(runs, task_d
         assert row["answer_raw"] == ours["answer_raw"] and row["correct"] == ours["correct"]
         for name in ("zero_shot_classifier", "max_softmax"):
             assert row["scores"][name] == pytest.approx(ours["scores"][name], abs=1e-4)
+
+
+PLAIN_GEN = """task: plain_gen
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_target: "{{{{opa}}}}"
+generation_kwargs: {{until: ["\\n"], max_gen_toks: 4, do_sample: false}}
+metric_list:
+  - metric: exact_match
+"""
+
+
+def test_generate_until_samples_are_rescored_with_the_scorer_model(task_dir, opinionated_dir, tmp_path):
+    """A plain generate_until task: P(True) about the logged answer after the logged prompt, no regeneration."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from calib_eval.errors import CalibEvalError
+    from calib_eval.prompts import QUERY_NO, QUERY_YES, UNCERTAINTY_QUERY
+    from calib_eval.runner.lmeval_samples import score_lmeval_samples
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "plain_gen.yaml").write_text(PLAIN_GEN.format(data=task_dir / "items.jsonl"))
+    _, samples = _lm_eval(opinionated_dir, plain, ["plain_gen"], tmp_path / "lm", limit=4)
+    with pytest.raises(CalibEvalError, match="pass --scorers"):
+        score_lmeval_samples(tmp_path / "lm", RunConfig(output=str(tmp_path / "s")), scorers_asked=False)
+    config = RunConfig(model=str(opinionated_dir), scorers=("zero_shot_classifier",), output=str(tmp_path / "s"),
+                       bootstrap=0)
+    [results] = score_lmeval_samples(tmp_path / "lm", config, scorers_asked=True)
+    rows = [json.loads(line) for line in (results.parent / "items.jsonl").read_text().splitlines()]
+    model = AutoModelForCausalLM.from_pretrained(opinionated_dir, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(opinionated_dir)
+    for row, sample in zip(rows, samples["plain_gen"]):
+        answer = sample["filtered_resps"][0]
+        assert row["answer_raw"] == answer and row["correct"] == bool(sample["exact_match"])
+        context = sample["arguments"]["gen_args_0"]["arg_0"] + answer.rstrip() + UNCERTAINTY_QUERY
+        lls = [_logprob(model, tokenizer, context, c) for c in (QUERY_NO, QUERY_YES)]
+        assert row["scores"]["zero_shot_classifier"] == pytest.approx(1 / (1 + math.exp(lls[0] - lls[1])), abs=1e-4)
+
+
+def _logprob(model, tokenizer, context: str, continuation: str) -> float:
+    ctx = tokenizer(context, add_special_tokens=False)["input_ids"]
+    whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logits = model(torch.tensor([whole])).logits[0]
+    logp = torch.log_softmax(logits[len(ctx) - 1: -1].double(), dim=-1)
+    return float(logp[torch.arange(len(whole) - len(ctx)), torch.tensor(whole[len(ctx):])].sum())
