@@ -93,7 +93,8 @@ def _mc(right: str, others: tuple[str, ...] = ("x", "y", "z")) -> Example:
 
 
 @pytest.mark.parametrize("text, kind", [
-    ("All of the above", "of the above"), ("none of the above.", "of the above"), ("All of these options.", "of the above"),
+    ("All of the above", "of the above"), ("none of the above.", "of the above"),
+    ("All of these options.", "of the above"),
     ("Neither of these", "of the above"), ("Both A and B", "letters"), ("a and c only", "letters"),
     ("(A), (B), and (C) are part of the theory", "letters"), ("I and III only", "numbered statements"),
     ("(i), (ii), and (iv)", "numbered statements"), ("II only", "numbered statements"),

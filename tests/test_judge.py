@@ -30,7 +30,8 @@ def _kappa_by_table(a: list[bool], b: list[bool]) -> float:
     n = len(a)
     table = {(x, y): sum(1 for p, q in zip(a, b) if (p, q) == (x, y)) / n for x in (0, 1) for y in (0, 1)}
     po = table[1, 1] + table[0, 0]
-    pe = (table[1, 1] + table[1, 0]) * (table[1, 1] + table[0, 1]) + (table[0, 0] + table[0, 1]) * (table[0, 0] + table[1, 0])
+    a_yes, b_yes = table[1, 1] + table[1, 0], table[1, 1] + table[0, 1]
+    pe = a_yes * b_yes + (1 - a_yes) * (1 - b_yes)
     return (po - pe) / (1 - pe)
 
 

@@ -28,7 +28,8 @@ from calib_eval.grading.text import _ANSWER_PREFIX, _LABEL_PREFIX, HEDGES, MAX_E
 
 Grade = tuple[bool, str]
 
-_LEAD_IN = re.compile(r"^\s*(?:so,?\s+)?(?:i think\s+|i believe\s+)?(?:the\s+)?(?:correct\s+|final\s+|best\s+|right\s+)?"
+_LEAD_IN = re.compile(r"^\s*(?:so,?\s+)?(?:i think\s+|i believe\s+)?(?:the\s+)?"
+                      r"(?:correct\s+|final\s+|best\s+|right\s+)?"
                       r"answer\s+(?:is|would be|will be)\s*:?\s*", re.IGNORECASE)
 _SENTENCE_ENDS = re.compile(r"[.!?]+(?=\s|$)")
 MAX_CUTS = 40  # sentence ends tried per text (some MMLU law options run to 15 sentences)
