@@ -77,3 +77,30 @@ def test_tasks_path_is_an_include_path_lm_eval_indexes(capsys):
     path = capsys.readouterr().out.strip()
     manager = TaskManager(include_path=path, include_defaults=False)
     assert {"mmlu_oe_calib", "medqa_ood_calib", "medmcqa_style_example", "open_qa_example"} <= set(manager.all_subtasks)
+
+
+PLAIN_MC = """task: plain_first
+dataset_path: json
+dataset_kwargs: {{data_files: {{test: {data}}}}}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "{{{{q}}}}"
+doc_to_choice: ["yes", "no"]
+doc_to_target: 0
+"""
+
+
+@pytest.mark.filterwarnings("ignore::calib_eval.metrics.UndefinedMetricWarning")
+def test_broken_request_order_fails_loudly(tiny_model_dir, data_root, tmp_path):
+    """A loglikelihood-only task queued before a generate calib task: P(True) would come first; it raises."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    (tmp_path / "d.jsonl").write_text('{"q": "Is it?"}\n')
+    (tmp_path / "plain_first.yaml").write_text(PLAIN_MC.format(data=tmp_path / "d.jsonl"))
+    manager = TaskManager(include_path=[str(REPO / "tasks"), str(tmp_path)], include_defaults=False,
+                          metadata={"data_root": str(data_root)})
+    with pytest.raises(RuntimeError, match="before its generate_until requests"):
+        lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={tiny_model_dir},dtype=float32",
+                                tasks=["plain_first", "selfaware_calib"], limit=1, batch_size=1, device="cpu",
+                                task_manager=manager, bootstrap_iters=0, gen_kwargs="max_gen_toks=2")

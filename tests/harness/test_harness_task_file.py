@@ -263,3 +263,45 @@ def _logprob(model, tokenizer, context: str, continuation: str) -> float:
         logits = model(torch.tensor([whole])).logits[0]
     logp = torch.log_softmax(logits[len(ctx) - 1: -1].double(), dim=-1)
     return float(logp[torch.arange(len(whole) - len(ctx)), torch.tensor(whole[len(ctx):])].sum())
+
+
+GEN_FILE = """task: my_gen_file
+class: !function calib_eval.harness.task_file.TaskFileTask
+calib:
+  data: {path: items.jsonl}
+  columns: {id: qid, question: question, answer: opa}
+  mode: generate
+  grading: contains
+  fewshot: {count: 1, path: dev.jsonl}
+  generation: {max_new_tokens: 6, stop: ["\\n"]}
+"""
+
+
+def test_generate_task_file_agrees_between_lm_eval_and_calib_eval(task_dir, opinionated_dir, tmp_path):
+    """Same items, answers and grades on both paths; on those answers, the same P(True) and ECE.
+
+    The run scores P(True) after the generated token ids, lm-eval after the re-tokenized text; a random
+    model's odd byte sequences re-tokenize differently, so the confidences are compared on the text
+    (lm-eval's samples rescored), as the default-model test in test_harness_vs_runner does for run itself.
+    """
+    from calib_eval.runner.rescore import rescore
+
+    (task_dir / "my_gen.yaml").write_text(GEN_FILE)
+    lm, samples = _lm_eval(opinionated_dir, task_dir, ["my_gen_file"], tmp_path / "lm", limit=N)
+    path = run(RunConfig(model=str(opinionated_dir), tasks=(str(task_dir / "my_gen.yaml"),), limit=N,
+                         scorers=("zero_shot_classifier",), output=str(tmp_path / "ours"), bootstrap=0))[0]
+    rows = [json.loads(line) for line in (path.parent / "items.jsonl").read_text().splitlines()]
+    by_id = {s["doc"]["id"]: s for s in samples["my_gen_file"]}
+    assert {r["id"] for r in rows} == set(by_id)  # --limit N: the same N items on both paths
+    for row in rows:
+        assert by_id[row["id"]]["resps"][0][0].split("\n")[0].rstrip() == row["answer_raw"].rstrip()
+        assert by_id[row["id"]]["calib_ece"][1] == row["correct"]
+    [log] = sorted((tmp_path / "lm").rglob("samples_my_gen_file_*.jsonl"))
+    again = rescore(log, RunConfig(model=str(opinionated_dir), scorers=("zero_shot_classifier",),
+                                   output=str(tmp_path / "again"), bootstrap=0))[0]
+    rescored = [json.loads(line) for line in (again.parent / "items.jsonl").read_text().splitlines()]
+    ours = [r["scores"]["zero_shot_classifier"] for r in rescored]
+    theirs = [by_id[r["id"]]["calib_ece"][0] for r in rescored]
+    assert ours == pytest.approx(theirs, abs=1e-4)
+    assert expected_calibration_error(ours, [r["correct"] for r in rescored]) == pytest.approx(
+        lm["results"]["my_gen_file"]["calib_ece,none"], abs=1e-4)
