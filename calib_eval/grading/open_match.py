@@ -14,7 +14,9 @@ An answer is correct when, compared as tokens (:mod:`calib_eval.grading.open_for
    "X, which ..."). No hedge or negation ("not", "or", "never") and no
    operator may sit outside the span. This rejects qualifiers ("less than 3 A"
    for "3 A", "unit elastic" for "elastic"), sums ("n + 1" for "n") and lists
-   ("18 and 20" for "20", "Paris, London" for "Paris").
+   ("18 and 20" for "20", "Paris, London" for "Paris"). The price: a
+   qualified right answer ("Paris, France", "BRAF mutation" for "BRAF") is
+   wrong too, since no rule tells it from a list or a qualifier.
 The reverse (answer inside a reference) never counts, nor does a one-letter
 answer unless the reference is that letter.
 """
