@@ -180,6 +180,8 @@ def _as_list(value: Any) -> list:
             except ValueError:
                 pass
         return [value]
+    if isinstance(value, dict):  # options keyed by letter ({"A": .., "B": ..}): in their order
+        return list(value.values())
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 

@@ -221,3 +221,30 @@ def test_fewshot_from_the_test_data_is_refused(tmp_path):
     text = CHOICE + "  fewshot: {{count: 2}}\n"
     with pytest.raises(DataError, match="fewshot needs its own"):
         get_task(str(_write(tmp_path, ROWS, text=text)))
+
+
+def test_options_in_a_dict_column_and_a_letter_label(tmp_path):
+    """MedQA's layout: options {"A": .., "B": ..}, answer_idx "C"."""
+    text = CHOICE.replace("choices: [a, b, c], label: gold", "choices: options, label: answer_idx")
+    rows = [{"q": "Which?", "options": {"A": "x", "B": "y", "C": "z"}, "answer_idx": "C"}]
+    [ex] = task_files.load_examples(_write(tmp_path, rows, text=text))
+    assert ex.choices == ("x", "y", "z") and ex.answer_index == 2
+
+
+def test_hub_data_and_a_hub_split_for_shots(tmp_path, monkeypatch):
+    from calib_eval.data import sources
+
+    calls = []
+
+    def fake_hub_rows(hub_id, config, split, name):
+        calls.append((hub_id, config, split))
+        return [dict(r, q=f"{split} {r['q']}") for r in ROWS]
+
+    monkeypatch.setattr(sources, "hub_rows", fake_hub_rows)
+    text = CHOICE.replace("data: {{path: {data}}}", "data: {{hub: org/set, name: cfg, split: test}}") + \
+        "  fewshot: {{count: 1, split: dev}}\n"
+    spec = get_task(str(_write(tmp_path, ROWS, text=text)))
+    ex = task_files.load_examples(tmp_path / "task.yaml")[0]
+    assert ex.question == "test one?"
+    assert spec.prompt(ex).startswith("Question: dev one?\nA. 1\nB. 2\nC. 3\nAnswer: A\n\nQuestion: test one?")
+    assert ("org/set", "cfg", "test") in calls and ("org/set", "cfg", "dev") in calls
