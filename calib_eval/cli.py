@@ -100,6 +100,8 @@ def _add_score(sub) -> None:
                              "(max-softmax, raw and acc_norm); generate_until needs --scorers")
     p.add_argument("--scorers", type=_csv, default=None,
                    help=f"comma-separated (default with --generations: {','.join(d.scorers)})")
+    p.add_argument("--task-file", action="append", default=[], metavar="FILE",
+                   help="the task file (YAML) the --generations came from, when it is not a built-in task")
     p.add_argument("--scorer-model", default=d.model, help="model that scores (may differ: cross-model estimation)")
     p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
                    help="sampling family over stored samples: 'grader', 'judge' or 'nli:<hub id or folder>'")
@@ -130,6 +132,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         for path in score_lmeval_samples(Path(args.lm_eval_samples), config, scorers_asked=bool(args.scorers)):
             print(path)
         return 0
+    from calib_eval.task_specs import get_task
+
+    for task_file in args.task_file:
+        get_task(task_file)  # registers it under its name, the name the generations carry
     rescore(Path(args.generations), config)
     return 0
 

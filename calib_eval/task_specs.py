@@ -140,7 +140,9 @@ def get_task(name: str) -> TaskSpec:
 
     spec = task_files.resolve(name)
     if spec is None:
-        raise unknown_name("task", name, TASKS)
+        error = unknown_name("task", name, TASKS)
+        raise type(error)(f"{error} A task file is named by its path (my_task.yaml); `calib-eval score` "
+                          "takes --task-file FILE for generations of one.")
     return spec
 
 

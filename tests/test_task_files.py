@@ -248,3 +248,17 @@ def test_hub_data_and_a_hub_split_for_shots(tmp_path, monkeypatch):
     assert ex.question == "test one?"
     assert spec.prompt(ex).startswith("Question: dev one?\nA. 1\nB. 2\nC. 3\nAnswer: A\n\nQuestion: test one?")
     assert ("org/set", "cfg", "test") in calls and ("org/set", "cfg", "dev") in calls
+
+
+def test_score_finds_a_task_file_by_task_file_option(tmp_path, capsys):
+    """Generations of a task file, rescored in a fresh process: the name alone is not enough, --task-file is."""
+    from calib_eval import task_files as tf_module
+
+    task = _write(tmp_path, ROWS)
+    name = f"tf_{tmp_path.name}"
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"id": f"{name}-0", "task": name, "answer": "A", "answer_raw": " A",
+                                 "correct": True, "samples": None}) + "\n")
+    tf_module._LOADED.pop(name, None)  # as in a new process
+    assert main(["score", "--generations", str(items), "--scorers", "max_softmax"]) == 2
+    assert "--task-file" in capsys.readouterr().err

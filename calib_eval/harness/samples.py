@@ -122,20 +122,30 @@ def _pretrained(payload: dict) -> str | None:
     return m.group(1) if m else None
 
 
-def read_logged_task(path: Path, task: str | None = None) -> LoggedTask:
-    """Parse one samples file; every item must be of the same mode."""
+def read_logged_tasks(path: Path, task: str | None = None) -> list[LoggedTask]:
+    """Parse one samples file: one LoggedTask per lm-eval filter (gsm8k logs strict-match and flexible-extract).
+
+    With one filter the task keeps its name; with several each is ``<task>_<filter>``.
+    """
     path = Path(path)
     m = SAMPLES_NAME.match(path.name)
     task = task or (m["task"] if m else path.stem)
     config = _config(path, task)
     delimiter = config.get("target_delimiter", " ")
-    items = [logged_item(raw, path, number, delimiter) for number, raw in read_jsonl(path, "lm-eval samples")]
-    if not items:
+    by_filter: dict[str, list[LoggedItem]] = {}
+    for number, raw in read_jsonl(path, "lm-eval samples"):
+        by_filter.setdefault(str(raw.get("filter", "none")), []).append(logged_item(raw, path, number, delimiter))
+    if not by_filter:
         raise DataError(f"{path}: no samples")
-    modes = {i.mode for i in items}
-    if len(modes) > 1:
-        raise DataError(f"{path}: mixes multiple-choice and generated samples; one task per file is expected")
-    return LoggedTask(task, path, modes.pop(), tuple(items), config.get("model_name") or "unknown", delimiter)
+    out = []
+    for name, items in by_filter.items():
+        modes = {i.mode for i in items}
+        if len(modes) > 1:
+            raise DataError(f"{path}: mixes multiple-choice and generated samples; one task per file is expected")
+        label = task if len(by_filter) == 1 else f"{task}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}"
+        out.append(LoggedTask(label, path, modes.pop(), tuple(items), config.get("model_name") or "unknown",
+                              delimiter))
+    return out
 
 
 def logged_item(raw: dict, path: Path, number: int, delimiter: str = " ") -> LoggedItem:

@@ -18,7 +18,7 @@ import numpy as np
 from rich.console import Console
 
 from calib_eval.errors import CalibEvalError
-from calib_eval.harness.samples import LoggedItem, LoggedTask, find_sample_files, read_logged_task
+from calib_eval.harness.samples import LoggedItem, LoggedTask, find_sample_files, read_logged_tasks
 from calib_eval.runner.config import RunConfig
 from calib_eval.runner.samples_only import SamplesOnlyModel
 from calib_eval.types import Example, Generation, Graded
@@ -50,7 +50,7 @@ def score_lmeval_samples(path: Path, config: RunConfig, scorers_asked: bool,
                          console: Console | None = None) -> list[Path]:
     """Results files for every task whose samples lie under ``path`` (newest file per task)."""
     console = console or Console()
-    logged = [read_logged_task(f, task) for task, f in find_sample_files(Path(path)).items()]
+    logged = [t for task, f in find_sample_files(Path(path)).items() for t in read_logged_tasks(f, task)]
     needs_model = [t.task for t in logged if t.mode == "generate"]
     if needs_model and not scorers_asked:
         raise CalibEvalError(f"{', '.join(needs_model)}: generate_until samples carry no confidence of their own; "

@@ -223,6 +223,11 @@ output_type: generate_until
 doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
 doc_to_target: "{{{{opa}}}}"
 generation_kwargs: {{until: ["\\n"], max_gen_toks: 4, do_sample: false}}
+filter_list:
+  - name: first
+    filter: [{{function: take_first}}]
+  - name: digits
+    filter: [{{function: regex, regex_pattern: '([0-9]+)'}}, {{function: take_first}}]
 metric_list:
   - metric: exact_match
 """
@@ -244,11 +249,13 @@ def test_generate_until_samples_are_rescored_with_the_scorer_model(task_dir, opi
         score_lmeval_samples(tmp_path / "lm", RunConfig(output=str(tmp_path / "s")), scorers_asked=False)
     config = RunConfig(model=str(opinionated_dir), scorers=("zero_shot_classifier",), output=str(tmp_path / "s"),
                        bootstrap=0)
-    [results] = score_lmeval_samples(tmp_path / "lm", config, scorers_asked=True)
-    rows = [json.loads(line) for line in (results.parent / "items.jsonl").read_text().splitlines()]
+    first, digits = score_lmeval_samples(tmp_path / "lm", config, scorers_asked=True)  # one result per filter
+    assert (first.parent.name, digits.parent.name) == ("plain_gen_first", "plain_gen_digits")
+    rows = [json.loads(line) for line in (first.parent / "items.jsonl").read_text().splitlines()]
+    assert len(rows) == 4
     model = AutoModelForCausalLM.from_pretrained(opinionated_dir, dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(opinionated_dir)
-    for row, sample in zip(rows, samples["plain_gen"]):
+    for row, sample in zip(rows, [s for s in samples["plain_gen"] if s["filter"] == "first"]):
         answer = sample["filtered_resps"][0]
         assert row["answer_raw"] == answer and row["correct"] == bool(sample["exact_match"])
         context = sample["arguments"]["gen_args_0"]["arg_0"] + answer.rstrip() + UNCERTAINTY_QUERY
