@@ -294,7 +294,7 @@ def _shots(tf: TaskFile) -> list[Example]:
     source = {k: few[k] for k in ("path", "hub", "split", "name") if k in few}
     if not ({"path", "hub"} & set(source)):
         source = {**tf.data, **source}  # a hub data set's other split
-        if "split" not in few or "hub" not in tf.data:
+        if "split" not in few or "hub" not in tf.data or few["split"] == tf.data.get("split", "test"):
             raise DataError(f"{tf.path}: fewshot needs its own `path:` (or, for hub data, a `split:` other than "
                             "the test split), so no test item is shown as a shot")
     return examples_from(tf, read_rows(source, tf.path.parent, f"{tf.path.name} fewshot"), f"{tf.path.name} fewshot")
@@ -322,14 +322,24 @@ def _first_number(text: str) -> float | None:
     return float(m.group()) if m else None
 
 
+def _grade_choice(tf: TaskFile, example: Example, answer: str) -> tuple[bool, str]:
+    """A chosen continuation is right or wrong exactly; free text (a sampled answer) goes to the choice grader."""
+    from calib_eval.grading import match_choice
+
+    options = continuations(tf, example)
+    if answer in options:
+        return options.index(answer) == example.answer_index, f"chose {answer.strip()!r}"
+    return match_choice(answer, example.choices, example.answer_index)
+
+
 def grader(tf: TaskFile):
     """grade(example, answer) -> (correct, detail) for the file's rule."""
     from calib_eval import grading
     from calib_eval.grading.text import normalize_text
 
     rule = tf.grading
-    if tf.mode == "choice":  # the chosen continuation is right or not: no text heuristics
-        return lambda ex, answer: (answer == continuations(tf, ex)[ex.answer_index], f"chose {answer.strip()!r}")
+    if tf.mode == "choice":
+        return partial(_grade_choice, tf)
     if rule == "match":
         return lambda ex, answer: grading.match_open(answer, ex.references)
     if rule == "yes_no":

@@ -68,6 +68,7 @@ def test_task_file_is_a_task_by_path_then_by_name(tmp_path):
     assert spec.prompt(ex) == "Question: two?\nA. 1\nB. 2\nC. 3\nAnswer:"
     assert spec.continuations(ex) == [" A", " B", " C"]
     assert spec.grade(ex, " B")[0] and not spec.grade(ex, " A")[0]
+    assert spec.grade(ex, " (B) 2\n")[0] and not spec.grade(ex, " 3")[0]  # free text: the choice grader
 
 
 def test_choice_text_continuations_are_the_options(tmp_path):
@@ -217,8 +218,11 @@ def test_builtin_task_name_is_refused(tmp_path):
         get_task(str(task))
 
 
-def test_fewshot_from_the_test_data_is_refused(tmp_path):
-    text = CHOICE + "  fewshot: {{count: 2}}\n"
+@pytest.mark.parametrize("fewshot", ["{{count: 2}}", "{{count: 2, split: test}}"])
+def test_fewshot_from_the_test_data_is_refused(tmp_path, fewshot):
+    text = CHOICE + f"  fewshot: {fewshot}\n"
+    if "split" in fewshot:
+        text = text.replace("data: {{path: {data}}}", "data: {{hub: org/set, split: test}}")
     with pytest.raises(DataError, match="fewshot needs its own"):
         get_task(str(_write(tmp_path, ROWS, text=text)))
 
