@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -312,3 +313,15 @@ def test_generate_task_file_agrees_between_lm_eval_and_calib_eval(task_dir, opin
     assert ours == pytest.approx(theirs, abs=1e-4)
     assert expected_calibration_error(ours, [r["correct"] for r in rescored]) == pytest.approx(
         lm["results"]["my_gen_file"]["calib_ece,none"], abs=1e-4)
+
+
+def test_cli_score_lm_eval_samples_needs_no_model_for_choice_tasks(runs, tmp_path, capsys):
+    from calib_eval.cli import main
+
+    assert main(["score", "--lm-eval-samples", str(runs["out"] / "lm"), "--output", str(tmp_path),
+                 "--bootstrap", "20"]) == 0
+    written = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert [p.split("/")[-2] for p in written] == ["my_mc_file", "my_mc_file_acc_norm"]
+    payload = json.loads(Path(written[0]).read_text())
+    assert payload["scorers"]["max_softmax"]["ece"]["low"] is not None  # bootstrap CIs
+    assert main(["score", "--lm-eval-samples", str(tmp_path / "nothing-here")]) == 2
