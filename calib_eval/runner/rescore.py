@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
 from calib_eval.errors import DataError
+from calib_eval.grading import GRADER_VERSION
 from calib_eval.inference.batching import length_sorted_batches
 from calib_eval.inference.tokens import encode_text, prompt_ids
 from calib_eval.results import read_jsonl, write_json_atomic, write_jsonl_atomic
@@ -81,22 +83,52 @@ def rescore(path: Path, config: RunConfig, console: Console | None = None) -> li
 
 def _rescore_task(task, rows, config, loaded, adapters, console, source: Path) -> Path:
     spec = get_task(task)
+    rows = _kept_rows(task, spec, rows, config, console)
     by_id = {ex.id: ex for ex in load_task_examples(spec, None, config.data_root)}
-    unknown = [r["id"] for r in rows if r["id"] not in by_id]
-    if unknown:
-        raise DataError(f"{len(unknown)} ids are not items of {task} (e.g. {unknown[0]!r})")
     tok = loaded.tokenizer
-    items = []
+    items, relabelled = [], 0
     for r in rows:
         ex = by_id[r["id"]]
         prefix, suffix = spec.build_prefix(ex, config.data_root), spec.build_suffix(ex)
         p_ids, s_ids = prompt_ids(tok, prefix, suffix) if tok is not None else ([], [])
         generation = Generation(ex, prefix + suffix, r["answer_raw"], choice_logprobs=tuple(r.get("choice_logprobs") or ()))
         answer_ids = encode_text(tok, r["answer_raw"].rstrip()) if tok is not None else []
-        items.append((Graded(generation, r["correct"], "from file"), p_ids + s_ids, answer_ids, r.get("samples")))
+        graded = _current_grade(spec, generation, r)
+        relabelled += graded.correct != r["correct"]
+        items.append((graded, p_ids + s_ids, answer_ids, r.get("samples")))
+    if relabelled:
+        console.print(f"{task}: the current grader (v{GRADER_VERSION}) changed {relabelled} of {len(items)} labels "
+                      "from the file's")
     scorers = resolve_scorers(config.scorers, config.adapters, spec.mode)
     return score_items(task, items, scorers, config, loaded, adapters, console, source,
                        max_new_tokens=spec.max_new_tokens, stop=spec.stop, grader=spec.grade)
+
+
+def _kept_rows(task, spec, rows, config, console) -> list[dict]:
+    """Rows whose items the task still has; ids the task now drops by design are skipped with a count.
+
+    A task's `keep` filter (MMLU-OE: option-bound references) can exclude items
+    an older run answered; ids the data never had are an error.
+    """
+    every = {ex.id: ex for ex in load_task_examples(replace(spec, keep=None), None, config.data_root)}
+    unknown = [r["id"] for r in rows if r["id"] not in every]
+    if unknown:
+        raise DataError(f"{len(unknown)} ids are not items of {task} (e.g. {unknown[0]!r})")
+    kept = [r for r in rows if spec.keep is None or spec.keep(every[r["id"]])]
+    if len(kept) < len(rows):
+        console.print(f"{task}: skipped {len(rows) - len(kept)} items the task now excludes (see its keep filter)")
+    if not kept:
+        raise DataError(f"none of the {len(rows)} rows of {task} is an item the task still grades")
+    return kept
+
+
+def _current_grade(spec, generation: Generation, row: dict) -> Graded:
+    """Open answers are re-graded with today's grader, so labels never lag a grader change;
+    choice rows keep the label computed from their log-likelihoods."""
+    if spec.mode != "generate":
+        return Graded(generation, row["correct"], "from file")
+    correct, detail = spec.grade(generation.example, generation.answer)
+    return Graded(generation, correct, detail)
 
 
 def score_items(task, items, scorers, config, loaded, adapters, console, source: Path, *, max_new_tokens: int = 32,

@@ -54,6 +54,27 @@ def test_rescoring_saved_generations_reproduces_the_live_scores(tiny_model_dir, 
     assert json.loads(again.read_text())["config"]["rescored_from"] == str(items)  # which answers were judged
 
 
+def test_rescoring_regrades_open_answers_and_skips_items_the_task_now_excludes(tiny_model_dir, data_root, tmp_path):
+    """Labels follow today's grader, and an item dropped by the task's keep filter is skipped, not an error."""
+    from dataclasses import replace
+
+    from calib_eval.task_specs import get_task, load_task_examples
+
+    spec = get_task("mmlu_oe_calib")
+    excluded = next(ex for ex in load_task_examples(replace(spec, keep=None), None, data_root) if not spec.keep(ex))
+    path = run(_config(tiny_model_dir, data_root, tmp_path / "live", limit=3))[0]
+    items = path.parent / "items.jsonl"
+    rows = [json.loads(l) for l in items.read_text().splitlines()]
+    ex = next(e for e in load_task_examples(spec, None, data_root) if e.id == rows[0]["id"])
+    rows[0]["answer_raw"], rows[0]["correct"] = ex.references[0], False  # a right answer labelled wrong by an old grader
+    rows.append({**rows[1], "id": excluded.id})
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    again = rescore(items, _config(tiny_model_dir, data_root, tmp_path / "again"))[0]
+    redo = {r["id"]: r for r in map(json.loads, (again.parent / "items.jsonl").read_text().splitlines())}
+    assert excluded.id not in redo and len(redo) == 3
+    assert redo[rows[0]["id"]]["correct"] is True
+
+
 def test_cli_names_unknown_tasks_and_scorers(capsys):
     assert main(["run", "--tasks", "mmlu_oe_calb", "--model", "default"]) == 2
     assert "mmlu_oe_calib" in capsys.readouterr().err
