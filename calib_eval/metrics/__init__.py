@@ -8,7 +8,7 @@ correct. Conventions (bin edges, ties) are in each module's docstring.
 """
 # Bumped whenever a metric, interval or recalibration rule changes the numbers a
 # results file holds; leaderboard rows made under another version are stale.
-METRICS_VERSION = "1"
+METRICS_VERSION = "2"
 
 from calib_eval.metrics._validation import UndefinedMetricWarning
 from calib_eval.metrics.bootstrap import BootstrapResult, bootstrap_ci, paired_bootstrap_diff
@@ -35,7 +35,7 @@ from calib_eval.metrics.rejection import prediction_rejection_area, prediction_r
 from calib_eval.metrics.scoring import accuracy, brier_score, brier_score_loss
 from calib_eval.metrics.selective import RiskCoverageCurve, aurc, risk_coverage_curve, selective_accuracy
 from calib_eval.metrics.smooth import smooth_ece, smooth_ece_bandwidth
-from calib_eval.metrics.summary import CalibrationMap, summarize
+from calib_eval.metrics.summary import CalibrationMap, recalibrated_summary, summarize
 
 __all__ = [
     "METRICS_VERSION",
@@ -71,6 +71,7 @@ __all__ = [
     "selective_accuracy",
     "smooth_ece",
     "smooth_ece_bandwidth",
+    "recalibrated_summary",
     "summarize",
     "win_rates",
 ]

@@ -9,67 +9,71 @@ import numpy as np
 
 from calib_eval import __version__
 from calib_eval.conformal import abstention_record
-from calib_eval.metrics import fit_platt, reliability_curve, summarize
+from calib_eval.metrics import recalibrated_summary, reliability_curve, summarize
+from calib_eval.metrics.recalibration import RECALIBRATION, crossfit_recalibrate
 from calib_eval.metrics.extended import extended_summary
+from calib_eval.provenance import portable, portable_name, record
 from calib_eval.results import KIND, SCHEMA_VERSION
 from calib_eval.runner.abstention import abstention_entry
 
+ECE_CONVENTION = "p_correct"  # results-file ECE: 10 uniform bins on P(correct); paper claims use top_label
+
 
 def crossfit_platt(scores: np.ndarray, correct: np.ndarray, seed: int = 0) -> np.ndarray | None:
-    """Probabilities for raw scores from a Platt map fitted on the *other* half.
+    """Probabilities for raw scores from the shared 2-fold cross-fitted Platt map.
 
-    Two folds, each mapped by a map fitted on the other, so no item's
-    probability was fitted on its own label. The folds are stratified by
-    label (each class dealt alternately), so both hold both classes whenever
-    each class has 2+ items: with 3 right answers in 50, a plain random split
-    left one fold all-wrong about a quarter of the time. None otherwise.
+    Folds are stratified by label (each class dealt alternately), so both hold
+    both classes whenever each class has 2+ items; None otherwise. See
+    :mod:`calib_eval.metrics.recalibration`.
     """
-    rng = np.random.default_rng(seed)
-    dealt: list[list[int]] = [[], []]
-    for label in (False, True):
-        members = rng.permutation(np.flatnonzero(correct == label))
-        dealt[0] += members[0::2].tolist()
-        dealt[1] += members[1::2].tolist()
-    folds = [np.array(f, dtype=int) for f in dealt]
-    probs = np.empty(len(scores))
-    for fit_idx, apply_idx in ((folds[0], folds[1]), (folds[1], folds[0])):
-        if len(fit_idx) == 0 or len(set(correct[fit_idx].tolist())) < 2:
-            return None
-        probs[apply_idx] = fit_platt(scores[fit_idx], correct[fit_idx]).apply(scores[apply_idx])
-    return probs
+    return crossfit_recalibrate(np.asarray(scores, dtype=np.float64), np.asarray(correct, dtype=bool), False, seed)
 
 
 def scorer_metrics(scores, correct, is_probability: bool, n_bins: int, bootstrap: int,
                    abstain_alpha: float | None = None, abstain_delta: float = 0.1) -> dict:
+    """One scorer's results entry.
+
+    Two ECE/Brier pairs: ``ece_raw``/``brier_raw`` score probabilities as
+    produced (None for raw scores); ``ece``/``brier`` score every scorer after
+    the same recalibration (Platt on the score, or on logit(p), 2-fold
+    cross-fit, refitted inside each bootstrap resample), the comparable column.
+    """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(correct, dtype=bool)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # one-class AUROC: NaN is recorded with its reason below
         ranking = summarize(s, y, is_probability=False, n_bins=n_bins, bootstrap=bootstrap)
-        probs = s if is_probability else crossfit_platt(s, y)
-        calibrated = summarize(probs, y, True, n_bins=n_bins, bootstrap=bootstrap) if probs is not None else None
+        raw = summarize(s, y, True, n_bins=n_bins, bootstrap=bootstrap) if is_probability else None
+        recal = recalibrated_summary(s, y, is_probability, n_bins=n_bins, bootstrap=bootstrap)
+        recal_probs = recal["probabilities"] if recal else None
+        probs = s if is_probability else recal_probs  # extended metrics: as produced where there is one
         extended = extended_summary(s, y, probs, n_bins=n_bins, bootstrap=bootstrap)  # PRR, AUPRC, NLL, smECE ...
+    recalibration = RECALIBRATION + (" on logit(p)" if is_probability else " on the score")
     entry = {
         "is_probability": is_probability,
-        "calibration": "none" if is_probability else ("platt, 2-fold cross-fit" if probs is not None else
-                        "unavailable (a class has < 2 items)"),
+        "recalibration": recalibration if recal else "unavailable (a class has < 2 items)",
+        "calibration": recalibration if recal else "unavailable (a class has < 2 items)",  # pre-v2 key
+        "ece_convention": ECE_CONVENTION,
         "auroc": ranking["auroc"], "aurc": ranking["aurc"],
-        "ece": calibrated["ece"] if calibrated else None,
-        "brier": calibrated["brier"] if calibrated else None,
+        "ece": recal["ece"] if recal else None, "brier": recal["brier"] if recal else None,
+        "ece_raw": raw["ece"] if raw else None, "brier_raw": raw["brier"] if raw else None,
         **extended,
         "conformal_abstention": (abstention_record(s, y, is_probability, abstain_alpha, abstain_delta)
                                  if abstain_alpha is not None and len(y) >= 2 else None),
-        "reliability": None,
+        "reliability": _reliability(recal_probs, y, n_bins),
+        "reliability_raw": _reliability(s, y, n_bins) if is_probability else None,
     }
     if len(set(y.tolist())) < 2:
         entry["note"] = f"AUROC undefined: all {len(y)} items are {'correct' if y.all() else 'wrong'}"
-    if probs is not None:
-        curve = reliability_curve(probs, y, n_bins=n_bins)
-        entry["reliability"] = {
-            "bin_edges": curve.bin_edges.tolist(), "mean_confidence": _nan_none(curve.mean_confidence),
-            "accuracy": _nan_none(curve.accuracy), "count": curve.count.tolist(),
-        }
     return entry
+
+
+def _reliability(probs, y: np.ndarray, n_bins: int) -> dict | None:
+    if probs is None:
+        return None
+    curve = reliability_curve(probs, y, n_bins=n_bins)
+    return {"bin_edges": curve.bin_edges.tolist(), "mean_confidence": _nan_none(curve.mean_confidence),
+            "accuracy": _nan_none(curve.accuracy), "count": curve.count.tolist()}
 
 
 def _nan_none(values) -> list:
@@ -100,10 +104,11 @@ def build_payload(task: str, loaded, config: dict, rows: list[dict], scorers: di
     return {
         "schema_version": SCHEMA_VERSION, "kind": KIND,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "package_version": __version__, "task": task,
-        "model": {"name": loaded.name, "source": loaded.source, "fingerprint": loaded.fingerprint,
-                  "device": loaded.device, "dtype": loaded.dtype},
-        "hardware": hardware(), "config": config, "n": len(rows), "accuracy": acc,
+        "package_version": __version__, "provenance": record(), "task": task,
+        # no absolute local paths: a hub id stays, a folder becomes ~/..., cwd-relative or its name
+        "model": {"name": portable_name(loaded.name), "source": portable(loaded.source),
+                  "fingerprint": loaded.fingerprint, "device": loaded.device, "dtype": loaded.dtype},
+        "hardware": hardware(), "config": portable(config), "n": len(rows), "accuracy": acc,
         # empty answers are graded wrong; the count says how often the model said nothing
         "empty_answers": sum(1 for r in rows if not r["answer"].strip()),
         "scorers": per_scorer, "timings": timings,
@@ -115,7 +120,7 @@ def _adapter_identity(adapters, name: str):
     if adapters is None or not adapters.has(name):
         return None
     card = adapters.cards[name]
-    return {"path": adapters.folders[name], "method": card.get("method"),
+    return {"path": portable(adapters.folders[name]), "method": card.get("method"),
             "base_fingerprint": card.get("base_fingerprint")}
 
 
@@ -133,16 +138,28 @@ def render_table(payload: dict):
 
     acc = payload["accuracy"]
     empty = f" | {payload['empty_answers']} empty" if payload.get("empty_answers") else ""
-    table = Table(title=f"{payload['task']} | {payload['model']['name']} | n={payload['n']} | acc {format_entry(acc)}{empty}")
+    table = Table(title=f"{payload['task']} | {payload['model']['name']} | n={payload['n']} | acc {format_entry(acc)}{empty}",
+                  caption=_recalibration_caption(payload))
     table.add_column("scorer", no_wrap=True)
     conformal = any(e.get("conformal_abstention") for e in payload["scorers"].values())
-    for column in ("ECE", "AUROC", "Brier", "AURC", "PRR", "ECE from", *(("abstain cov / risk",) if conformal else ())):
+    # "ECE recal." is the comparable column (same map for every scorer); "ECE raw" only exists for probabilities
+    for column in ("ECE recal.", "ECE raw", "AUROC", "Brier recal.", "AURC", "PRR",
+                   *(("abstain cov / risk",) if conformal else ())):
         table.add_column(column)
     for name, e in payload["scorers"].items():
-        cells = [format_entry(e["ece"]), format_entry(e["auroc"]), format_entry(e["brier"]), format_entry(e["aurc"]),
-                 format_entry(e.get("prr")), e["calibration"]]
+        cells = [format_entry(e["ece"]), format_entry(e.get("ece_raw")), format_entry(e["auroc"]),
+                 format_entry(e["brier"]), format_entry(e["aurc"]), format_entry(e.get("prr"))]
         table.add_row(name, *cells, *((format_conformal(e.get("conformal_abstention")),) if conformal else ()))
     return table
+
+
+def _recalibration_caption(payload: dict) -> str:
+    """Says which ECE is comparable: older results (no 'recalibration' key) scored probabilities as given."""
+    entry = next(iter(payload["scorers"].values()), {})
+    if "recalibration" not in entry:
+        return "ECE: probabilities as produced, raw scores Platt-mapped (pre-v2 results: not comparable)"
+    return (f"ECE recal.: every scorer after {RECALIBRATION} (rank on this); ECE raw: as produced; "
+            f"{entry.get('ece_convention', 'p_correct')} convention")
 
 
 def format_conformal(record) -> str:

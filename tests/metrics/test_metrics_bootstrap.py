@@ -1,4 +1,4 @@
-"""Percentile bootstrap and paired differences."""
+"""BCa bootstrap and paired differences."""
 from __future__ import annotations
 
 import warnings
@@ -96,4 +96,5 @@ def test_result_as_dict() -> None:
     res = BootstrapResult(0.5, 0.4, 0.6, 10, 9)
     assert res.as_dict() == {
         "estimate": 0.5, "low": 0.4, "high": 0.6, "n_resamples": 10, "n_valid": 9, "confidence_level": 0.95,
+        "method": "bca", "widened": False,
     }
