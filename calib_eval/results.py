@@ -1,14 +1,17 @@
 """Results files: one JSON per (model, task) run, versioned and written atomically.
 
-Schema (version 1)::
+Schema (version 2)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "kind": "calib-eval-results",
       "created": "2026-11-23T18:00:00+00:00",
       "package_version": "0.1.0",
+      "provenance": {"package_version", "git_commit", "git_dirty", "grader_version", "metrics_version",
+                     "item_ordering", "ece_convention", "torch_version", "transformers_version"},
       "task": "mmlu_oe_calib",
-      "model": {"name", "source", "fingerprint", "device", "dtype"},
+      "model": {"name", "source", "fingerprint", "device", "dtype"},   # source: hub id, or a path
+                                                                        # as ~/..., cwd-relative or a folder name
       "hardware": "cpu x2 (model name)" | "NVIDIA H100 ...",
       "config": {... runner config ...},
       "n": 50,
@@ -31,7 +34,12 @@ Schema (version 1)::
       "timings": {"generation_s", "scoring_s": {"<scorer>": s}, "items"}
     }
 
-Per-item rows go to a JSONL beside it (see `write_jsonl_atomic`).
+Per-item rows go to a JSONL beside it (see `write_jsonl_atomic`). No absolute local
+path is recorded anywhere (calib_eval.provenance.portable).
+
+Version 1 (no "provenance") is still read: it is migrated to version 2 with
+every provenance field None, so its grader and metrics versions are unknown and
+the leaderboard marks it stale (calib_eval.provenance.stale_reason).
 """
 from __future__ import annotations
 
@@ -43,7 +51,8 @@ from typing import Any, Iterable
 
 from calib_eval.errors import DataError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: before provenance; migrated on read
 KIND = "calib-eval-results"
 
 
@@ -95,11 +104,24 @@ def read_results(path: str | Path) -> dict:
     if not isinstance(payload, dict) or payload.get("kind") != KIND:
         raise DataError(f"{path} is not a calib-eval results file (missing kind={KIND!r})")
     version = payload.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise DataError(f"{path} has schema_version {version!r}; this calib-eval reads {SCHEMA_VERSION}")
+    if version not in READABLE_VERSIONS:
+        raise DataError(f"{path} has schema_version {version!r}; this calib-eval reads "
+                        f"{', '.join(map(str, READABLE_VERSIONS))}")
     missing = [k for k in ("task", "model", "scorers", "accuracy", "n", "created") if k not in payload]
     if missing:
         raise DataError(f"{path} lacks required fields: {', '.join(missing)}")
+    return _migrate(payload)
+
+
+def _migrate(payload: dict) -> dict:
+    """An older payload in the current shape: a missing provenance means unknown versions (stale)."""
+    from calib_eval import provenance
+
+    if not isinstance(payload.get("provenance"), dict):
+        payload["provenance"] = {**provenance.unknown(), "package_version": payload.get("package_version")}
+    if payload["schema_version"] != SCHEMA_VERSION:
+        payload["migrated_from_schema"] = payload["schema_version"]
+        payload["schema_version"] = SCHEMA_VERSION
     return payload
 
 

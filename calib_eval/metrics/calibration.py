@@ -47,6 +47,9 @@ from calib_eval.metrics._validation import (
     probability_inputs,
 )
 
+# The ECE results files report: mode="p_correct" on P(correct) (paper claims use top_label); recorded in provenance.
+ECE_CONVENTION = "p_correct"
+
 
 @dataclass(frozen=True, eq=False)
 class ReliabilityCurve:

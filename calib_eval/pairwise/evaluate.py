@@ -135,19 +135,20 @@ def build_payload(cfg: PairwiseConfig, items: Path, rows: list[dict], pairs, p_f
                   seconds: float) -> dict:
     """The result file's content: identity, metrics, and every pair with its P("1")."""
     from calib_eval import __version__
+    from calib_eval.provenance import portable, portable_name, record
 
     correct = [bool(r["correct"]) for r in rows]
     card = adapters.cards[ADAPTER_NAME] if adapters is not None else None
     return {
-        "schema_version": SCHEMA_VERSION, "kind": KIND, "package_version": __version__,
+        "schema_version": SCHEMA_VERSION, "kind": KIND, "package_version": __version__, "provenance": record(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "items": str(items), "task": rows[0].get("task"),
-        "model": {"name": loaded.name, "source": loaded.source, "fingerprint": loaded.fingerprint,
-                  "device": loaded.device, "dtype": loaded.dtype},
-        "items_model": _items_model(items),
-        "adapter": None if card is None else {"path": cfg.adapter, "method": card.get("method"),
+        "items": portable(str(items)), "task": rows[0].get("task"),  # no absolute local paths (provenance.portable)
+        "model": {"name": portable_name(loaded.name), "source": portable(loaded.source),
+                  "fingerprint": loaded.fingerprint, "device": loaded.device, "dtype": loaded.dtype},
+        "items_model": portable(_items_model(items)),
+        "adapter": None if card is None else {"path": portable(cfg.adapter), "method": card.get("method"),
                                               "base_fingerprint": card.get("base_fingerprint")},
-        "config": asdict(cfg), "n_items": len(rows), "n_correct": sum(correct),
+        "config": portable(asdict(cfg)), "n_items": len(rows), "n_correct": sum(correct),
         **pairwise_summary(pairs, p_first, correct, cfg.bootstrap, cfg.seed),
         "verbalized": verbalized_summary(rows, cfg.n_bins, cfg.bootstrap, cfg.seed),
         "timings": {"pairwise_s": round(seconds, 3)},

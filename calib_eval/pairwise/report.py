@@ -11,7 +11,7 @@ from calib_eval.pairwise.pairs import Pair
 from calib_eval.runner.report import format_entry
 
 KIND = "calib-eval-pairwise"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a "provenance" block (calib_eval.provenance), no absolute paths
 
 
 def _with_ci(metric: Callable[..., float], arrays: tuple, bootstrap: int, seed: int) -> dict:
