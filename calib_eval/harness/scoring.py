@@ -27,6 +27,7 @@ from calib_eval.metrics import (
     selective_accuracy,
     smooth_ece,
 )
+from calib_eval.metrics.recalibration import crossfit_recalibrate
 from calib_eval.task_specs import get_task
 
 N_BINS = 10
@@ -52,8 +53,9 @@ def max_softmax(lls: Sequence[float]) -> tuple[float, int]:
 
 
 # issue #15 metrics; each needs a metric_list entry in tasks/_calib_*.yaml and selfaware_calib.yaml
+# calib_ece_recal (issue #12): ECE after the shared cross-fitted recalibration, comparable across scorers
 EXTENDED = ("calib_prr", "calib_auprc_err", "calib_auprc_correct", "calib_nll", "calib_ece_em", "calib_rms_ce",
-            "calib_smece", "calib_sel_acc_50", "calib_sel_acc_80", "calib_sel_acc_90")
+            "calib_smece", "calib_sel_acc_50", "calib_sel_acc_80", "calib_sel_acc_90", "calib_ece_recal")
 
 
 def _calib(conf: float, correct: bool) -> dict[str, Any]:
@@ -95,6 +97,19 @@ def _arrays(items: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray]:
 def ece(items: Sequence[Pair]) -> float:
     """ECE, 10 equal-width bins on P(correct) (calib_eval.metrics defaults)."""
     return float(expected_calibration_error(*_arrays(items), n_bins=N_BINS))
+
+
+def ece_recal(items: Sequence[Pair]) -> float:
+    """ECE after the shared recalibration, as in results files' ``ece``; calib_ece is ECE as produced.
+
+    The confidence (P(True), or the top option's softmax) is Platt-mapped on
+    its logit, 2-fold label-stratified cross-fit (calib_eval.metrics.recalibration),
+    so it compares with any other scorer's recalibrated ECE. NaN when a class
+    has fewer than 2 items.
+    """
+    conf, correct = _arrays(items)
+    probs = crossfit_recalibrate(conf, correct, is_probability=True)
+    return float("nan") if probs is None else float(expected_calibration_error(probs, correct, n_bins=N_BINS))
 
 
 def auroc(items: Sequence[Pair]) -> float:

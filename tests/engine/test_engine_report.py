@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from calib_eval import metrics
 from calib_eval.runner.report import crossfit_platt, scorer_metrics
 
 
@@ -59,3 +60,37 @@ def test_scorer_metrics_carry_extended_metrics_and_conformal_abstention() -> Non
     assert rec["alpha"] == 0.2 and rec["n_cal"] + rec["n_test"] == 300 and 0.0 <= rec["coverage"] <= 1.0
     raw = scorer_metrics(np.log(p), y, False, n_bins=10, bootstrap=0)
     assert raw["conformal_abstention"] is None and raw["nll"]["estimate"] > 0  # Platt cross-fit probabilities
+
+
+def test_every_scorer_gets_the_same_recalibration_and_a_raw_ece_only_for_probabilities() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.beta(4, 2, 120)
+    y = rng.random(120) < p ** 2
+    prob = scorer_metrics(p, y, True, n_bins=10, bootstrap=50)
+    raw = scorer_metrics(np.log(p) - np.log1p(-p), y, False, n_bins=10, bootstrap=50)
+    assert prob["ece_convention"] == raw["ece_convention"] == "p_correct"
+    assert prob["recalibration"].startswith("platt, 2-fold cross-fit") and raw["recalibration"].startswith(
+        "platt, 2-fold cross-fit")
+    assert raw["ece_raw"] is None and raw["brier_raw"] is None and raw["reliability_raw"] is None
+    assert prob["ece_raw"]["estimate"] == pytest.approx(metrics.expected_calibration_error(p, y))
+    # Platt on logit(p) and Platt on the logit as a raw score are the same map: comparable numbers
+    assert prob["ece"]["estimate"] == pytest.approx(raw["ece"]["estimate"], abs=1e-9)
+    for entry in (prob["ece"], prob["ece_raw"], raw["ece"], prob["brier"]):
+        assert entry["low"] <= entry["estimate"] <= entry["high"]
+    assert sum(prob["reliability"]["count"]) == sum(prob["reliability_raw"]["count"]) == 120
+
+
+def test_table_labels_both_ece_columns() -> None:
+    from rich.console import Console
+
+    from calib_eval.runner.report import render_table
+
+    rng = np.random.default_rng(2)
+    p = rng.beta(4, 2, 60)
+    y = rng.random(60) < p
+    payload = {"task": "t", "model": {"name": "m"}, "n": 60, "accuracy": {"estimate": 0.5, "low": None, "high": None},
+               "scorers": {"p_true": scorer_metrics(p, y, True, n_bins=10, bootstrap=0)}}
+    console = Console(width=200, record=True)
+    console.print(render_table(payload))
+    text = console.export_text()
+    assert "ECE recal." in text and "ECE raw" in text and "rank on this" in text

@@ -106,3 +106,16 @@ def test_cut_at_stop():
     assert cut_at_stop(" a\nb", ["\n"]) == " a"
     assert cut_at_stop(" a.b", ["", "."]) == " a"
     assert cut_at_stop("abc", []) == "abc"
+
+
+def test_ece_recal_is_the_shared_recalibration_of_the_confidence():
+    from calib_eval.metrics.recalibration import crossfit_recalibrate
+
+    rng = np.random.default_rng(0)
+    conf = rng.beta(8, 2, 200)  # overconfident P(True)
+    correct = rng.random(200) < conf ** 3
+    items = list(zip(conf.tolist(), correct.tolist()))
+    expect = metrics.expected_calibration_error(crossfit_recalibrate(conf, correct, True), correct)
+    assert scoring.ece_recal(items) == pytest.approx(expect)
+    assert scoring.ece_recal(items) < scoring.ece(items)  # the map removes the overconfidence
+    assert math.isnan(scoring.ece_recal([(0.9, True)] * 5 + [(0.2, False)]))  # one wrong item: no cross-fit
