@@ -21,10 +21,12 @@ from calib_eval.leaderboard.records import (
     parse_time,
 )
 from calib_eval.leaderboard.table import EXTRA_METRICS
+from calib_eval.metrics.recalibration import RECALIBRATION
 
 ORIGIN = "lm-eval"
 SCORER_FOR_MODE = {"generate": "lmeval_p_true", "choice": "lmeval_max_softmax"}
-METRICS = {"ece": "calib_ece", "auroc": "calib_auroc", "brier": "calib_brier", "accuracy": "calib_acc"}
+# "ece" is the recalibrated ECE, as in calib-eval results files; calib_ece (as produced) is "ece_raw"
+METRICS = {"ece": "calib_ece_recal", "auroc": "calib_auroc", "brier": "calib_brier", "accuracy": "calib_acc"}
 _CHOICE_OUTPUT_TYPES = {"multiple_choice", "loglikelihood"}
 _FILE_DATE = re.compile(r"results_(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})")
 _GPU_LINE = re.compile(r"GPU 0: ([^\n]+)")
@@ -68,8 +70,9 @@ def _task_row(task: str, metrics: dict, payload: dict, common: dict) -> Row | No
         aurc=None,
         n=_sample_count(task, payload, metrics),
         is_probability=True,  # both scorers output probabilities
-        calibration="none",
-        extended={name: Estimate.parse(metrics.get(f"calib_{name},none")) for name in EXTRA_METRICS},
+        calibration=RECALIBRATION + " on logit(p)" if values["ece"] is not None else "none",
+        extended={**{name: Estimate.parse(metrics.get(f"calib_{name},none")) for name in EXTRA_METRICS},
+                  "ece_raw": _metric(metrics, "calib_ece")},
         **values,
         **common,
     )

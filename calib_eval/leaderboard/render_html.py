@@ -47,7 +47,7 @@ _JS = r"""
   const data = JSON.parse(document.getElementById("leaderboard-data").textContent);
   const PLOT = /^plots\/[A-Za-z0-9._\/%+-]+\.png$/;  // only our own relative files become links
   const cols = [["task","task"],["model","model"],["adapter","adapter"],["scorer","scorer"],
-    ["accuracy","accuracy"],["ece","ECE"],["auroc","AUROC"],["brier","Brier"],
+    ["accuracy","accuracy"],["ece","ECE recal."],["ece_raw","ECE raw"],["auroc","AUROC"],["brier","Brier"],
     ["prr","PRR"],["auprc_err","AUPRC (errors)"],["auprc_correct","AUPRC (correct)"],["nll","NLL"],
     ["ece_em","ECE (equal-mass)"],["rms_ce","RMS CE"],["smece","smooth ECE"],["sel_acc_50","sel. acc @50%"],
     ["sel_acc_80","sel. acc @80%"],["sel_acc_90","sel. acc @90%"],["abstain_coverage","conformal coverage"],

@@ -6,11 +6,12 @@ from urllib.parse import quote
 
 from calib_eval.leaderboard.plot_files import PlotPaths
 from calib_eval.leaderboard.records import NO_ADAPTER, Row
-from calib_eval.leaderboard.table import TaskTable, format_estimate, raw_score_notes, scorer_notes
+from calib_eval.leaderboard.table import EXTRA_METRICS, TaskTable, format_estimate, raw_score_notes, scorer_notes
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
-COLUMNS = ("model", "adapter", "scorer", "accuracy", "ECE", "AUROC", "Brier", "n", "hardware", "date", "diagram")
-_ALIGN = ("---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---", "---", "---")
+COLUMNS = ("model", "adapter", "scorer", "accuracy", "ECE recal.", "ECE raw", "AUROC", "Brier recal.", "n",
+           "hardware", "date", "diagram")
+_ALIGN = ("---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---", "---")
 
 
 def render_markdown(tables: list[TaskTable], plots: PlotPaths, sources: int) -> str:
@@ -23,8 +24,10 @@ def render_markdown(tables: list[TaskTable], plots: PlotPaths, sources: int) -> 
         f"{sources} results file{'s' if sources != 1 else ''} in [`results/`](results/)"
         + (f" (newest run {newest[:10]})" if newest else "")
         + ". Do not edit by hand: rebuild. Sortable, filterable version: [index.html](index.html).\n",
-        ("Values are `estimate [95% CI]`. Accuracy: answers graded correct. ECE (10 equal-width "
-         "bins on the confidence) and Brier: lower is better. AUROC (does confidence rank right "
+        ("Values are `estimate [95% CI]` (BCa bootstrap). Accuracy: answers graded correct. ECE (10 equal-width "
+         "bins on P(correct)) and Brier: lower is better. ECE recal. (rows are ranked on it) is every scorer's "
+         "ECE after the same recalibration, a Platt map cross-fitted on held-out items of the task; ECE raw is "
+         "ECE of the probabilities as produced (probability scorers only). AUROC (does confidence rank right "
          "answers above wrong ones): higher is better. **Bold**: best in the task.\n"),
     ]
     if not tables:
@@ -44,8 +47,8 @@ def _task_section(table: TaskTable, plots: PlotPaths) -> str:
         lines.append("| " + " | ".join(_cells(row, best, plots)) + " |")
     notes = raw_score_notes(table.rows)
     if notes:
-        lines.append("\n† Raw score (is_probability false): ECE and Brier are computed after a calibration "
-                     "map fitted on held-out items, as the results record: "
+        lines.append("\n† Raw score (is_probability false): no ECE raw; its ECE and Brier exist only after the "
+                     "calibration map fitted on held-out items, as the results record: "
                      + "; ".join(escape(n) for n in notes) + ".")
     for note in scorer_notes(table.rows):
         lines.append(f"\nNote: {escape(note)}.")
@@ -54,7 +57,7 @@ def _task_section(table: TaskTable, plots: PlotPaths) -> str:
 
 
 def _cells(row: Row, best: frozenset[str], plots: PlotPaths) -> list[str]:
-    metrics = [_metric_cell(row, name, best) for name in ("accuracy", "ece", "auroc", "brier")]
+    metrics = [_metric_cell(row, name, best) for name in ("accuracy", "ece", "ece_raw", "auroc", "brier")]
     diagram = plots.reliability.get(row.key)
     return [
         escape(row.model),
@@ -69,7 +72,7 @@ def _cells(row: Row, best: frozenset[str], plots: PlotPaths) -> list[str]:
 
 
 def _metric_cell(row: Row, name: str, best: frozenset[str]) -> str:
-    text = format_estimate(getattr(row, name))
+    text = format_estimate(row.extended.get(name) if name in EXTRA_METRICS else getattr(row, name))
     if name not in best:
         return text
     point, _, interval = text.partition(" ")

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from calib_eval.leaderboard.records import Estimate, Row
 
 METRICS = ("accuracy", "ece", "auroc", "brier")
-# issue #15 metrics (Row.extended); the HTML page offers them as optional columns
-EXTRA_METRICS = ("prr", "auprc_err", "auprc_correct", "nll", "ece_em", "rms_ce", "smece",
+# issue #15 metrics (Row.extended); the HTML page offers them as optional columns. "ece" is every
+# scorer's ECE after the same recalibration (rank on it); "ece_raw" is ECE as produced (probability scorers)
+EXTRA_METRICS = ("ece_raw", "prr", "auprc_err", "auprc_correct", "nll", "ece_em", "rms_ce", "smece",
                  "sel_acc_50", "sel_acc_80", "sel_acc_90", "abstain_coverage")
-LOWER_IS_BETTER = frozenset({"ece", "brier", "nll", "ece_em", "rms_ce", "smece"})
+LOWER_IS_BETTER = frozenset({"ece", "ece_raw", "brier", "nll", "ece_em", "rms_ce", "smece"})
 _TIE = 1e-12
 
 

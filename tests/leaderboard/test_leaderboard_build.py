@@ -98,7 +98,8 @@ def lmeval_payload(tasks: dict) -> dict:
 
 
 def test_lmeval_folder_is_ingested(tmp_path):
-    calib = {"calib_ece,none": 0.12, "calib_ece_stderr,none": 0.01, "calib_auroc,none": 0.7,
+    calib = {"calib_ece,none": 0.12, "calib_ece_stderr,none": 0.01, "calib_ece_recal,none": 0.05,
+             "calib_auroc,none": 0.7,
              "calib_auroc_stderr,none": "N/A", "calib_brier,none": 0.2, "calib_acc,none": 0.4, "alias": "x"}
     folder = tmp_path / "lm_out" / "__models__SmolLM2-135M"
     write_json_atomic(folder / "results_2026-01-01T00-00-00.123456.json", lmeval_payload({
@@ -114,7 +115,9 @@ def test_lmeval_folder_is_ingested(tmp_path):
     assert set(rows) == {"lmeval_p_true", "lmeval_max_softmax"}
     oe = rows["lmeval_p_true"]
     assert (oe.task, oe.model, oe.adapter, oe.n, oe.origin) == ("mmlu_oe_calib", "SmolLM2-135M", "tune-a", 40, "lm-eval")
-    assert oe.ece.low == pytest.approx(0.12 - 1.96 * 0.01) and oe.auroc.low is None
+    # ece: after the shared recalibration (calib_ece_recal); ece_raw: calib_ece, as produced
+    assert oe.ece.estimate == 0.05 and oe.calibration.startswith("platt, 2-fold cross-fit")
+    assert oe.extended["ece_raw"].low == pytest.approx(0.12 - 1.96 * 0.01) and oe.auroc.low is None
     assert oe.created.startswith("2026-01-01") and rows["lmeval_max_softmax"].task == "mmlu_mc_calib"
     assert [p.name for p, _ in report.skipped] == ["results_2026-01-02T00-00-00.json"]
     stored = [p.name for p in (out / "results").iterdir()]
