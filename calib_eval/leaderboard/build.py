@@ -3,7 +3,9 @@
 Reads the leaderboard's own history (`out_dir/results/`) plus the given paths,
 skips (and names) unusable files, keeps the newest run per (model, adapter,
 scorer, task), copies every newly ingested file into the history, and swaps the
-freshly rendered artefacts in (see `publish`).
+freshly rendered artefacts in (see `publish`). Rows made by an older grader or
+metric code are kept but marked stale (`leaderboard update` re-runs them). A
+named folder without results files, or nothing to build at all, is a DataError.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from calib_eval.leaderboard.ingest import Loaded, NotResultsFile, Replacement, d
 from calib_eval.leaderboard.plot_files import PLOTS_DIR, plot_paths
 from calib_eval.leaderboard.records import Row
 from calib_eval.leaderboard.table import build_tables
+from calib_eval.provenance import STALE
 
 HISTORY_DIR = "results"
 
@@ -36,23 +39,35 @@ class BuildReport:
     def ok(self) -> bool:
         return not (self.skipped or self.failed_runs)
 
+    @property
+    def stale(self) -> int:
+        return sum(row.stale for row in self.rows)
+
     def lines(self) -> list[str]:
         """Human-readable summary for the CLI; skipped files first, each by name."""
         out = [f"run failed for {model}: {why}" for model, why in self.failed_runs]
         out += [f"skipped {path}: {why}" for path, why in self.skipped]
         out.append(f"leaderboard: {len(self.rows)} rows from {len(self.ingested)} results files "
                    f"({len(self.added_to_history)} new, {len(self.replaced)} superseded entries) -> {self.out_dir}")
+        if self.stale:
+            out.append(f"{self.stale} of {len(self.rows)} rows are stale ({STALE}; marked in the tables): "
+                       "`calib-eval leaderboard update` re-runs them")
         return out
 
 
-def build_leaderboard(result_paths: list[Path], out_dir: Path) -> BuildReport:
+def build_leaderboard(result_paths: list[Path], out_dir: Path, check_folders: bool = True) -> BuildReport:
+    """`check_folders`: a named folder holding no results file is an error (off for runs that may have failed)."""
     out_dir = Path(out_dir)
     report = BuildReport(out_dir)
     history_dir = out_dir / HISTORY_DIR
+    if check_folders:
+        _require_files(result_paths, out_dir)
     seen: set[str] = set()  # digests: the same bytes are ingested once
     known = _load_all(discover([history_dir]) if history_dir.is_dir() else [], report, seen, in_history=True)
     new = _load_all(discover(list(result_paths), exclude=[out_dir]), report, seen, in_history=False)
     report.rows, report.replaced = merge_rows([row for item in known + new for row in item.rows])
+    if not report.rows:
+        raise DataError(_nothing_to_build(result_paths, history_dir, report.skipped))
     with publish.staging_dir(out_dir) as staging:
         _render(report.rows, len(known) + len(new), staging)
         for item in new:  # only once rendering worked: a failed build leaves no trace
@@ -61,6 +76,21 @@ def build_leaderboard(result_paths: list[Path], out_dir: Path) -> BuildReport:
                 report.added_to_history.append(stored)
         report.artefacts = publish.swap_in(staging, out_dir)
     return report
+
+
+def _require_files(result_paths: list[Path], out_dir: Path) -> None:
+    for path in map(Path, result_paths):
+        inside_out = path.resolve().is_relative_to(out_dir.resolve())  # e.g. `build leaderboard`: its history counts
+        if path.is_dir() and not inside_out and not discover([path], exclude=[out_dir]):
+            raise DataError(f"no results files (*.json) under {path}")
+
+
+def _nothing_to_build(result_paths: list[Path], history_dir: Path, skipped: list) -> str:
+    if skipped:
+        path, why = skipped[0]
+        return f"no usable results: {len(skipped)} file(s) skipped, first {path}: {why}"
+    where = ", ".join(str(p) for p in result_paths) or f"{history_dir} (and no results paths were given)"
+    return f"no results to build a leaderboard from in {where}"
 
 
 def _load_all(paths: list[Path], report: BuildReport, seen: set[str], in_history: bool) -> list[Loaded]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calib_eval import __version__
+from calib_eval import __version__, provenance
 from calib_eval.results import KIND, SCHEMA_VERSION, write_json_atomic
 
 DEMO_MODELS = ("smollm2-135m-instruct", "gemma3-270m")
@@ -30,8 +30,9 @@ def demo_payload(model: str, task: str, scorers=DEMO_SCORERS, created: str = "20
         "kind": KIND,
         "created": created,
         "package_version": __version__,
+        "provenance": provenance.record(),  # made "by" this code: not stale
         "task": task,
-        "model": {"name": model, "source": f"/cache/{model}", "fingerprint": f"fp-{model}",
+        "model": {"name": model, "source": f"~/.cache/calib-eval/models/{model}", "fingerprint": f"fp-{model}",
                   "device": "cpu", "dtype": "float32"},
         "hardware": "cpu x2 (demo)",
         "config": {"limit": n, "seed": seed},

@@ -11,6 +11,7 @@ from calib_eval.leaderboard.records import (
     parse_time,
 )
 from calib_eval.leaderboard.table import EXTRA_METRICS
+from calib_eval.provenance import stale_reason
 
 ORIGIN = "calib-eval"
 
@@ -27,6 +28,7 @@ def rows_from_results(payload: dict, source: str) -> list[Row]:
         package_version=str(payload.get("package_version") or ""),
         origin=ORIGIN,
         source=source,
+        stale=stale_reason(payload) is not None,
     )
     return [_scorer_row(name, entry, common) for name, entry in sorted(payload["scorers"].items())]
 

@@ -3,6 +3,8 @@
 A (model, task) needs a run when, among the valid results files for it in the
 history (package version equal to this calib-eval's):
 - there is none ("missing"; results of another package version count as none),
+- none was made by this code's grader and metric code ("grader/metrics version
+  changed"; files from before results recorded them count as changed),
 - a scorer of the spec that applies to the task's mode (the runner skips e.g.
   max_softmax on generate tasks) is in none of them ("scorers not covered"),
 - an adapter scorer's results are older than the adapter's card (README.md,
@@ -26,6 +28,7 @@ from calib_eval.leaderboard.history import safe_name
 from calib_eval.leaderboard.ingest import discover
 from calib_eval.leaderboard.records import adapter_label, display_model_name, parse_time
 from calib_eval.leaderboard.spec import ModelSpec, load_spec
+from calib_eval.provenance import stale_reason
 from calib_eval.results import read_results
 from calib_eval.task_specs import get_task
 
@@ -86,7 +89,12 @@ def run_plan(plan: list[RunPlan], run_fn: RunFn, out_dir: str | Path,
                 failures.append((item.model, f"{exc.__class__.__name__}: {exc}"))
             if output_dir.exists():
                 outputs.append(output_dir)  # a failed run may still have finished some tasks
-        report = build_leaderboard(outputs, Path(out_dir))
+        try:  # a run's folder may hold no results: the runs' failures say why
+            report = build_leaderboard(outputs, Path(out_dir), check_folders=False)
+        except DataError:
+            if not failures:
+                raise
+            report = BuildReport(Path(out_dir))  # nothing to build: report the failures alone
     report.failed_runs = failures
     return report
 
@@ -116,6 +124,9 @@ def _task_reason(model: ModelSpec, expected: list[str], runs: list[dict]) -> str
     if not current:
         versions = sorted({str(r.get("package_version")) for r in runs})
         return f"package version changed ({', '.join(versions)} -> {__version__})"
+    if all(stale_reason(r) for r in current):
+        return stale_reason(max(current, key=lambda r: parse_time(r["created"])))  # the newest run's versions
+    current = [r for r in current if not stale_reason(r)]
     missing = [s for s in expected if not any(s in (r.get("scorers") or {}) for r in current)]
     if missing:
         return f"scorers not covered: {', '.join(missing)}"

@@ -107,6 +107,7 @@ class Row:
     note: str = ""  # why a metric is missing (e.g. one-class AUROC), as the results file says
     extended: dict = field(default_factory=dict)  # table.EXTRA_METRICS name -> Estimate | None
     abstain_setting: str = ""  # conformal abstention's alpha, delta and realised risk, when it ran
+    stale: bool = False  # grader or metrics version differs from this code's (calib_eval.provenance.stale_reason)
 
     @property
     def key(self) -> tuple[str, str, str, str]:

@@ -36,6 +36,7 @@ th[aria-sort=descending]::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.best{font-weight:700;background:#e7f5ea}
 tbody tr:hover{background:#f3f6fb}
+tr.stale td{color:#8a8f99}.stale-label{margin-left:6px;padding:0 4px;border-radius:3px;background:#f6e3b4;color:#6b4e00;font-size:11px}
 .note{color:#5b6475;margin:10px 0}
 .gallery{display:flex;flex-wrap:wrap;gap:16px;margin-top:18px}
 .gallery figure{margin:0;background:#fff;padding:8px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
@@ -80,6 +81,8 @@ _JS = r"""
       if (row.plot && PLOT.test(row.plot)) { const a = el("a", "plot"); a.setAttribute("href", row.plot);
         a.setAttribute("target", "_blank"); td.appendChild(a); } else td.textContent = "\u2013";
       return td; }
+    if (key === "model" && row.stale) { const td = el("td", row.model, "wrap");
+      td.appendChild(el("span", "stale", "stale-label")); return td; }
     const text = key === "scorer" && !row.is_probability ? row.scorer + " \u2020" : row[key];
     return el("td", text === null || text === "" ? "\u2013" : text, key === "n" ? "num" : (wrapping.has(key) ? "wrap" : ""));
   }
@@ -89,7 +92,8 @@ _JS = r"""
     const rows = data.rows.filter(r => (!task || r.task === task) && (!scorer || r.scorer === scorer) &&
       (!query || (r.model + " " + r.adapter).toLowerCase().includes(query))).sort(compare);
     const body = document.getElementById("rows"); body.replaceChildren();
-    rows.forEach(r => { const tr = el("tr"); visible().forEach(([k]) => tr.appendChild(cell(r, k))); body.appendChild(tr); });
+    rows.forEach(r => { const tr = el("tr", null, r.stale ? "stale" : undefined);
+      visible().forEach(([k]) => tr.appendChild(cell(r, k))); body.appendChild(tr); });
     document.getElementById("count").textContent = rows.length + " of " + data.rows.length + " rows";
     document.querySelectorAll("th").forEach(th => th.setAttribute("aria-sort",
       th.dataset.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : "none"));
@@ -148,6 +152,7 @@ Highlighted: best within the task. Click a column header to sort; choose columns
 <table><thead><tr id="head"></tr></thead><tbody id="rows"></tbody></table>
 <p class="note" id="notes"></p>
 <p class="note" id="scorer-notes"></p>
+<p class="note" id="stale-note">{stale}</p>
 <noscript><p>This page needs JavaScript for its table; README.md holds the same tables.</p></noscript>
 <div class="gallery" id="gallery"></div>
 </main>
@@ -162,10 +167,14 @@ def render_html(tables: list[TaskTable], plots: PlotPaths, sources: int) -> str:
     rows = [row for table in tables for row in table.rows]
     summary = (f"{len(rows)} results over {len(tables)} task{'s' if len(tables) != 1 else ''}, "
                f"built from {sources} results file{'s' if sources != 1 else ''}")
+    stale = sum(row.stale for row in rows)
     values = {"css": _CSS, "js": _JS, "summary": html.escape(summary),
-              "data": json_for_script(page_data(tables, plots))}
+              "data": json_for_script(page_data(tables, plots)),
+              "stale": (f"{stale} row{'s are' if stale != 1 else ' is'} stale (label &ldquo;stale&rdquo;): made by "
+                        "another grader or metric code version than this calib-eval's; "
+                        "<code>calib-eval leaderboard update</code> re-runs them." if stale else "")}
     # one pass, so nothing inserted is itself searched for placeholders (CSS and JS hold braces)
-    return re.sub(r"\{(css|js|summary|data)\}", lambda m: values[m.group(1)], _PAGE)
+    return re.sub(r"\{(css|js|summary|data|stale)\}", lambda m: values[m.group(1)], _PAGE)
 
 
 def page_data(tables: list[TaskTable], plots: PlotPaths) -> dict:
@@ -193,7 +202,7 @@ def _row_data(row: Row, best: frozenset[str], plots: PlotPaths) -> dict:
         **{m: {"value": metric_value(row, m), "text": _extended_text(row, m), "best": m in best}
            for m in EXTRA_METRICS},
         "n": row.n, "hardware": row.hardware, "date": row.created[:10],
-        "is_probability": row.is_probability, "calibration": row.calibration,
+        "is_probability": row.is_probability, "calibration": row.calibration, "stale": row.stale,
         "plot": quote(plot, safe="/") if plot else None,
     }
 

@@ -11,6 +11,7 @@ from calib_eval.leaderboard.table import EXTRA_METRICS, TaskTable, format_estima
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 COLUMNS = ("model", "adapter", "scorer", "accuracy", "ECE recal.", "ECE raw", "AUROC", "Brier recal.", "n",
            "hardware", "date", "diagram")
+STALE_MARK = "‡"  # a row whose grader/metrics version differs from the current code's
 _ALIGN = ("---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---", "---")
 
 
@@ -50,6 +51,9 @@ def _task_section(table: TaskTable, plots: PlotPaths) -> str:
         lines.append("\n† Raw score (is_probability false): no ECE raw; its ECE and Brier exist only after the "
                      "calibration map fitted on held-out items, as the results record: "
                      + "; ".join(escape(n) for n in notes) + ".")
+    if any(row.stale for row in table.rows):
+        lines.append(f"\n{STALE_MARK} Stale: made by another grader or metric code version than this calib-eval's "
+                     "(or one that recorded none); `calib-eval leaderboard update` re-runs it.")
     for note in scorer_notes(table.rows):
         lines.append(f"\nNote: {escape(note)}.")
     lines.append(_diagrams(table, plots))
@@ -60,7 +64,7 @@ def _cells(row: Row, best: frozenset[str], plots: PlotPaths) -> list[str]:
     metrics = [_metric_cell(row, name, best) for name in ("accuracy", "ece", "ece_raw", "auroc", "brier")]
     diagram = plots.reliability.get(row.key)
     return [
-        escape(row.model),
+        escape(row.model) + (f" {STALE_MARK}" if row.stale else ""),
         "–" if row.adapter == NO_ADAPTER else escape(row.adapter),
         escape(row.scorer) + ("" if row.is_probability else " †"),
         *metrics,
