@@ -14,6 +14,17 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _positive_int(value: str) -> int:
+    """argparse type for counts such as --limit: a clear usage error (exit 2), never a traceback."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
+    return number
+
+
 def _adapter_pairs(values: list[str] | None) -> dict[str, str]:
     pairs = {}
     for value in values or []:
@@ -44,7 +55,7 @@ def _add_run(sub) -> None:
     p.add_argument("--tasks", type=_csv, default=d.tasks, help="comma-separated task names")
     p.add_argument("--scorers", type=_csv, default=d.scorers, help="comma-separated scorer names")
     p.add_argument("--adapter", action="append", metavar="SCORER=PATH", help="trained adapter for a scorer")
-    p.add_argument("--limit", type=int, default=d.limit, help="first N items of each task's fixed order")
+    p.add_argument("--limit", type=_positive_int, default=d.limit, help="first N items of each task's fixed order")
     p.add_argument("--output", default=d.output, help="output folder (results.json + items.jsonl per task)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--device", default=d.device)
@@ -256,6 +267,7 @@ def _add_leaderboard(sub) -> None:
     update.add_argument("--spec", default="leaderboard/models.yaml")
     update.add_argument("--out", default="leaderboard")
     update.add_argument("--work-dir", default=None, help="where new runs write before ingestion")
+    update.add_argument("--dry-run", action="store_true", help="list what would run (and why), run nothing")
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -271,6 +283,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         for plan in plans:
             for task, why in plan.reasons.items():
                 print(f"{plan.model} / {task}: {why}")
+        if args.dry_run:
+            print(f"dry run: {sum(len(p.reasons) for p in plans)} (model, task) runs planned, none started")
+            return 0
         report = run_plan(plans, _run_for_plan, out, work_dir=args.work_dir)
     for line in report.lines():
         print(line)
@@ -315,8 +330,15 @@ def cmd_scorers(args: argparse.Namespace) -> int:
 PARSERS = {"train": (_add_train, cmd_train), "score": (_add_score, cmd_score), "pairwise": (_add_pairwise, cmd_pairwise), "leaderboard": (_add_leaderboard, cmd_leaderboard), "run": (_add_run, cmd_run), "models": (_add_models, cmd_models), "tasks": (_add_tasks, cmd_tasks), "scorers": (_add_scorers, cmd_scorers)}
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (exit 2), not a screen of usage; subcommand parsers inherit it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="calib-eval", description=__doc__)
+    parser = _Parser(prog="calib-eval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (add, handler) in PARSERS.items():
         add(sub)

@@ -20,6 +20,10 @@ class UnknownNameError(CalibEvalError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ConfigError(CalibEvalError, ValueError):
+    """A setting out of range (e.g. limit 0): the CLI prints one line, code may still catch ValueError."""
+
+
 class ModelError(CalibEvalError):
     """Model could not be loaded, or an adapter does not fit the model."""
 

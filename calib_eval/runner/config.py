@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from calib_eval.errors import ConfigError
 from calib_eval.scorers.base import ScorerConfig
 
 
@@ -33,13 +34,13 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1, got {self.limit}")
+            raise ConfigError(f"limit must be >= 1, got {self.limit}")
         for name in ("abstain_alpha", "abstain_delta"):
             value = getattr(self, name)
             if value is not None and not 0.0 < value < 1.0:
-                raise ValueError(f"{name} must be in (0, 1), got {value}")
+                raise ConfigError(f"{name} must be in (0, 1), got {value}")
         self.placement  # noqa: B018 - validates the big-model options before minutes of loading
 
     @property
