@@ -7,6 +7,8 @@ encoded once and cached) and a per-item `suffix`.
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -146,22 +148,78 @@ def get_task(name: str) -> TaskSpec:
     return spec
 
 
+# How load_task_examples orders items (recorded in every results file's provenance).
+# v2: sha256 of each item's stable key, MMLU round-robin over subjects; v1 was a seeded shuffle
+# of file order, which reshuffled everything when a data folder grew.
+ITEM_ORDERING = "sha256-key-v2+mmlu-subject-rr"
+PLAIN_ORDERING = "sha256-key-v2"
+STRATIFIED_ORDERING = "sha256-key-v2+subject-rr"
+# data sets whose ids are row numbers in a file: inserting a row renumbers the rows after it
+_POSITIONAL_IDS = frozenset({"mmlu", "medqa"})
+_STRATA = {"mmlu": "subject"}  # data set -> metadata field whose values take turns at the front
+
+
+def order_key(example: Example, positional: bool) -> str:
+    """What fixes an item's place: its id when that names the item upstream (BioASQ, PubMedQA,
+    SelfAware ids, a task file's id column), its text (question and options) when the id is a row
+    number (MMLU, MedQA, task files without an id column), so inserted rows move nothing."""
+    if not positional:
+        return example.id
+    return "\x1f".join(("text", example.question, *example.choices))
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _positional(spec: TaskSpec, examples: list[Example]) -> bool:
+    if spec.dataset in _POSITIONAL_IDS:
+        return True
+    # a task file without an id column numbers its rows "<name>-<row>" (calib_eval.task_files)
+    return bool(examples) and all(re.fullmatch(re.escape(ex.task) + r"-\d+", ex.id) for ex in examples)
+
+
+def stable_order(examples: list[Example], positional: bool, stratum: str | None = None) -> list[Example]:
+    """Items sorted by sha256 of their `order_key` (ties: by id); with `stratum`, strata take turns.
+
+    Plain order: the first N are the N smallest hashes, so after adding items the
+    first N are the old first N-a plus the a added items that hash before them
+    (old items never reorder, and none returns that was not already in the old
+    first N). Stratified: each stratum is in hash order and the strata (ordered by
+    the hash of their name) give one item per round, so the first N hold a
+    hash-order prefix of every stratum, of a length fixed by N and the strata sizes.
+    """
+    ranked = sorted(examples, key=lambda ex: (_digest(order_key(ex, positional)), ex.id))
+    if stratum is None:
+        return ranked
+    groups: dict[str, list[Example]] = {}
+    for ex in ranked:
+        groups.setdefault(str(ex.metadata.get(stratum)), []).append(ex)
+    queues = [groups[name] for name in sorted(groups, key=lambda name: (_digest(name), name))]
+    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+
+
+def item_ordering(spec: TaskSpec) -> str:
+    """The ordering name for one task: stratified or plain."""
+    return STRATIFIED_ORDERING if _STRATA.get(spec.dataset) else PLAIN_ORDERING
+
+
 def load_task_examples(spec: TaskSpec, limit: int | None = None, data_root=None, source=None) -> list[Example]:
-    """The task's items in one fixed, seeded shuffle; `limit` takes the first N.
+    """The task's items in `stable_order`; `limit` takes the first N.
 
     lm-eval's `--limit N` also takes the first N docs, and the harness serves
-    docs in this same order, so both paths score the same items; the shuffle
-    makes 50 MMLU items span many subjects instead of one. A spec's `keep` then
-    drops items the task cannot grade (MMLU-OE: option-bound references).
+    docs in this same order, so both paths score the same items. Ordering by a
+    hash of a stable key means adding data to a folder only adds items to a
+    `--limit` run (at most as many old ones leave as new ones enter) instead of
+    reshuffling it; MMLU's subjects take turns so 50 items span 50 subjects.
+    A spec's `keep` then drops items the task cannot grade (MMLU-OE:
+    option-bound references); it judges each item alone, so it keeps the guarantee.
     """
-    import random
-
     from calib_eval.data import load_dataset
 
     split = {} if spec.split is None else {"split": spec.split}
-    examples = load_dataset(spec.dataset, source=source, data_root=data_root, **split)
-    examples = list(examples)
-    random.Random(0).shuffle(examples)
-    if spec.keep is not None:  # after the shuffle, so the kept items stay in the same order
+    examples = list(load_dataset(spec.dataset, source=source, data_root=data_root, **split))
+    examples = stable_order(examples, _positional(spec, examples), _STRATA.get(spec.dataset))
+    if spec.keep is not None:  # after ordering, so the kept items stay in the same order
         examples = [ex for ex in examples if spec.keep(ex)]
     return examples if limit is None else examples[:limit]
