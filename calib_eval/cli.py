@@ -6,6 +6,7 @@ import sys
 from typing import Callable
 
 from calib_eval.errors import CalibEvalError
+from calib_eval.models import DTYPES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -59,7 +60,7 @@ def _add_run(sub) -> None:
     p.add_argument("--output", default=d.output, help="output folder (results.json + items.jsonl per task)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--device", default=d.device)
-    p.add_argument("--dtype", default=d.dtype)
+    p.add_argument("--dtype", default=d.dtype, choices=DTYPES, help="auto: bfloat16 on CUDA, float32 on CPU")
     p.add_argument("--data-root", default=d.data_root, help="offline data folder (else $CALIB_EVAL_DATA)")
     _add_placement(p, d)
     p.add_argument("--bootstrap", type=int, default=d.bootstrap, help="bootstrap resamples for 95%% CIs")
@@ -119,6 +120,8 @@ def _add_score(sub) -> None:
     p.add_argument("--adapter", action="append", metavar="SCORER=PATH")
     p.add_argument("--output", default="runs/rescored")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--dtype", default=d.dtype, choices=DTYPES, help="auto: bfloat16 on CUDA, float32 on CPU")
     _add_placement(p, d)
     p.add_argument("--data-root", default=d.data_root)
     p.add_argument("--bootstrap", type=int, default=d.bootstrap)
@@ -134,6 +137,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     config = RunConfig(model=args.scorer_model, scorers=args.scorers or RunConfig().scorers,
                        adapters=_adapter_pairs(args.adapter),
                        output=args.output, batch_size=args.batch_size, data_root=args.data_root,
+                       device=args.device, dtype=args.dtype,
                        bootstrap=args.bootstrap, device_map=args.device_map, max_memory=args.max_memory,
                        quantize=args.quantize,
                        scorer=replace(RunConfig().scorer, semantic_equivalence=args.semantic_equivalence))
@@ -165,7 +169,7 @@ def _add_pairwise(sub) -> None:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--bootstrap", type=int, default=d.bootstrap, help="bootstrap resamples for 95%% CIs")
     p.add_argument("--device", default=d.device)
-    p.add_argument("--dtype", default=d.dtype)
+    p.add_argument("--dtype", default=d.dtype, choices=DTYPES, help="auto: bfloat16 on CUDA, float32 on CPU")
     p.add_argument("--out", default=d.out, help="result JSON (default: pairwise[-<adapter>].json beside the items)")
 
 
@@ -198,9 +202,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         folder = model_zoo.pull(args.name, force=args.force)
         print(folder)
     else:
-        for name, spec in model_zoo.ZOO.items():
-            state = "converted" if model_zoo.is_pulled(name) else "not pulled"
-            print(f"{name:24s} {state:11s} {model_zoo.model_dir(name)}  (hub: {spec.hub_id})")
+        for name in model_zoo.ZOO:
+            print(model_zoo.describe(name))
     return 0
 
 

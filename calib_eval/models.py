@@ -57,6 +57,9 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
 def pick_dtype(device: str, dtype: str = "auto"):
     import torch
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from calib_eval.errors import ConfigError
+from calib_eval.models import DTYPES
 from calib_eval.scorers.base import ScorerConfig
 
 
@@ -13,7 +14,7 @@ class RunConfig:
     tasks: tuple[str, ...] = ("mmlu_oe_calib",)
     scorers: tuple[str, ...] = ("perplexity", "zero_shot_classifier")
     adapters: dict[str, str] = field(default_factory=dict)  # scorer name -> adapter folder
-    limit: int | None = None  # first N items of the task's fixed seeded order
+    limit: int | None = None  # first N items of the task's stable order (task_specs.stable_order)
     output: str = "runs/latest"
     batch_size: int = 8
     device: str = "auto"  # auto: CUDA + bf16 if present, else CPU float32
@@ -37,6 +38,8 @@ class RunConfig:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         for name in ("abstain_alpha", "abstain_delta"):
             value = getattr(self, name)
             if value is not None and not 0.0 < value < 1.0:
