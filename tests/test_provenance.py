@@ -42,6 +42,7 @@ def test_git_state_of_this_checkout_matches_git(monkeypatch):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=provenance._PACKAGE_DIR, capture_output=True, text=True)
     if head.returncode != 0:
         pytest.skip("not running from a git checkout")
+    provenance.git_state.cache_clear()  # cached per process; other tests may have read it before a new commit
     assert provenance.git_state()[0] == head.stdout.strip()
 
 
