@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from calib_eval.metrics._validation import score_inputs
+from calib_eval.metrics.rejection import kept_quality_curve
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,22 +29,11 @@ class RiskCoverageCurve:
 
 
 def _risk_curve(s: np.ndarray, correct: np.ndarray) -> RiskCoverageCurve:
-    """Core on validated arrays."""
+    """Core on validated arrays: the expected error rate among the k best-scored, k = 1..n."""
     n = len(s)
-    order = np.argsort(-s, kind="mergesort")
-    ss = s[order]
-    err = (~correct[order]).astype(np.float64)
-    new_group = np.empty(n, dtype=bool)
-    new_group[:1] = True
-    new_group[1:] = ss[1:] != ss[:-1]
-    gid = np.cumsum(new_group) - 1
-    starts = np.flatnonzero(new_group)
-    sizes = np.diff(np.append(starts, n))
-    group_err = np.bincount(gid, weights=err)
-    err_before = np.cumsum(group_err) - group_err
-    k = np.arange(1, n + 1)
-    expected_err = err_before[gid] + (k - starts[gid]) * group_err[gid] / sizes[gid]
-    return RiskCoverageCurve(coverage=k / n, risk=expected_err / k, threshold=ss)
+    errors = (~correct).astype(np.float64)
+    return RiskCoverageCurve(coverage=np.arange(1, n + 1) / n, risk=kept_quality_curve(s, errors),
+                             threshold=s[np.argsort(-s, kind="mergesort")])
 
 
 def risk_coverage_curve(score: Any, correct: Any) -> RiskCoverageCurve:
