@@ -8,8 +8,10 @@ the rest. The data root comes from ``--metadata '{"data_root": DIR}'``, else
 ``CALIB_EVAL_DATA``, else the loaders' default search (see
 :func:`calib_eval.data.resolve_data_root`).
 
-Docs come in the order of :func:`calib_eval.task_specs.load_task_examples`,
-so ``lm_eval --limit N`` scores the same N items as ``calib-eval run --limit N``.
+Docs come in the order of :func:`calib_eval.task_specs.load_task_examples`
+(sha256 of a stable item key, ``task_specs.ITEM_ORDERING``), so ``lm_eval
+--limit N`` scores the same N items as ``calib-eval run --limit N``, and both
+keep them when the data folder grows.
 """
 from __future__ import annotations
 
