@@ -60,49 +60,15 @@ def pick_device(device: str = "auto") -> str:
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
-# `auto` on CPU picks bfloat16 from this size up (the 0.5B class: Qwen2.5-0.5B has 494M parameters),
-# where bench/cpu_path.py measured it faster with scores within tolerance (bench/RESULTS.md, cpu-path);
-# smaller models stay float32: they are fast already and their generations are what tests compare.
-BF16_CPU_MIN_PARAMS = 400_000_000
-
-
-def pick_dtype(device: str, dtype: str = "auto", n_params: int | None = None):
-    """torch dtype for a name; `auto`: bfloat16 on CUDA, and on a CPU with native bf16 (AVX-512 BF16
-    or AMX) for models of at least BF16_CPU_MIN_PARAMS parameters; float32 otherwise."""
+def pick_dtype(device: str, dtype: str = "auto"):
     import torch
 
     if dtype == "auto":
-        if device.startswith("cuda"):
-            return torch.bfloat16
-        big = n_params is not None and n_params >= BF16_CPU_MIN_PARAMS
-        return torch.bfloat16 if big and _cpu_has_bf16() else torch.float32
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
     try:
         return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     except KeyError:
         raise ModelError(f"Unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16.") from None
-
-
-def _cpu_has_bf16() -> bool:
-    import torch
-
-    # emulated bf16 (no native instructions) is slower than float32
-    has = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool((has and has()) or (amx and amx()))
-
-
-def count_parameters(source: str) -> int | None:
-    """Parameters of the model at `source`, from its config alone (no weights read); None if unknown."""
-    from accelerate import init_empty_weights
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    try:
-        with init_empty_weights():
-            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(source))
-    except (OSError, ValueError):
-        return None
-    model.tie_weights()  # empty init leaves tied embeddings untied: they would count twice
-    return sum(p.numel() for p in model.parameters())
 
 
 def load_model(name: str, device: str = "auto", dtype: str = "auto", placement=None,
@@ -119,8 +85,7 @@ def load_model(name: str, device: str = "auto", dtype: str = "auto", placement=N
 
     source = resolve_model_source(name)
     device = pick_device(device)
-    sized = dtype == "auto" and device == "cpu"  # only the CPU default depends on the size
-    torch_dtype = pick_dtype(device, dtype, count_parameters(source) if sized else None)
+    torch_dtype = pick_dtype(device, dtype)
     placement = placement or Placement()
     big = from_pretrained_kwargs(placement, torch_dtype, max_memory)
     try:

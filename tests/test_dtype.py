@@ -33,30 +33,3 @@ def test_every_named_dtype_maps_to_torch():
     assert {str(pick_dtype("cpu", d)) for d in DTYPES if d != "auto"} == {"torch.float32", "torch.bfloat16",
                                                                          "torch.float16"}
     assert pick_dtype("cpu", "auto") == torch.float32 and pick_dtype("cuda:0", "auto") == torch.bfloat16
-
-
-def test_auto_on_cpu_is_bf16_only_for_big_models_on_a_bf16_cpu(monkeypatch):
-    import torch
-
-    from calib_eval import models
-
-    monkeypatch.setattr(models, "_cpu_has_bf16", lambda: True)
-    assert pick_dtype("cpu", "auto", models.BF16_CPU_MIN_PARAMS) == torch.bfloat16
-    assert pick_dtype("cpu", "auto", models.BF16_CPU_MIN_PARAMS - 1) == torch.float32
-    assert pick_dtype("cpu", "auto", None) == torch.float32  # size unknown: the safe default
-    assert pick_dtype("cpu", "float32", 10**10) == torch.float32  # --dtype overrides
-    monkeypatch.setattr(models, "_cpu_has_bf16", lambda: False)  # emulated bf16 is slower: keep fp32
-    assert pick_dtype("cpu", "auto", 10**10) == torch.float32
-
-
-def test_parameters_are_counted_from_the_config_with_tied_embeddings_once(tiny_model_dir, tiny_lm):
-    from calib_eval.models import count_parameters
-
-    model, _ = tiny_lm
-    assert count_parameters(str(tiny_model_dir)) == sum(p.numel() for p in model.parameters())
-
-
-def test_a_small_model_loads_in_float32_on_cpu_by_default(tiny_model_dir):
-    from calib_eval.models import load_model
-
-    assert load_model(str(tiny_model_dir), "cpu").dtype == "float32"
