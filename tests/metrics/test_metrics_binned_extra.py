@@ -7,23 +7,9 @@ import torch
 from torchmetrics.functional.classification import binary_calibration_error
 
 from calib_eval.metrics import equal_mass_ece, expected_calibration_error, rms_calibration_error
+from metric_cases import make_case
 
-KINDS = ("random", "ties", "all_correct", "all_wrong", "extremes")
-
-
-def make_case(kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng([seed, n, KINDS.index(kind)])
-    p = rng.random(n)
-    if kind == "ties":
-        p = np.round(p, 1)
-    elif kind == "extremes":
-        p = rng.choice([0.0, 0.5, 1.0], size=n)
-    y = rng.random(n) < p
-    if kind == "all_correct":
-        y[:] = True
-    elif kind == "all_wrong":
-        y[:] = False
-    return p, y
+KINDS = ("random", "ties", "all_correct", "all_wrong", "extremes")  # of metric_cases.KINDS
 
 
 def loop_equal_mass_ece(p: np.ndarray, y: np.ndarray, n_bins: int) -> float:

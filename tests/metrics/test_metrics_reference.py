@@ -14,30 +14,12 @@ from torchmetrics.functional.classification import binary_calibration_error, mul
 from torchmetrics.functional.classification.calibration_error import _ce_compute
 
 from calib_eval.metrics import brier_score, expected_calibration_error, reliability_curve, roc_auc
+from metric_cases import KINDS, make_case
 
 SEEDS = (0, 1, 2)
 SIZES = (1, 2, 7, 100, 1000)
-KINDS = ("random", "ties", "all_correct", "all_wrong", "edges", "extremes")
 N_BINS = (1, 5, 10, 15, 20)
 TOL = 1e-9
-
-
-def make_case(kind: str, n: int, seed: int, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """(confidence, correct) for one grid cell; outcomes drawn roughly calibrated."""
-    rng = np.random.default_rng([seed, n, KINDS.index(kind), n_bins])
-    p = rng.random(n)
-    if kind == "ties":
-        p = np.round(p, 1)  # many ties, and values on bin edges incl. 0.0 and 1.0
-    elif kind == "edges":
-        p = rng.choice(np.arange(n_bins + 1) / n_bins, size=n)
-    elif kind == "extremes":
-        p = rng.choice([0.0, 1.0, 0.5], size=n)
-    y = rng.random(n) < p
-    if kind == "all_correct":
-        y[:] = True
-    elif kind == "all_wrong":
-        y[:] = False
-    return p, y
 
 
 def torchmetrics_ece(p: np.ndarray, y: np.ndarray, n_bins: int) -> float:
