@@ -14,7 +14,6 @@ from pathlib import Path
 
 FIELDS = ("package_version", "git_commit", "git_dirty", "grader_version", "metrics_version", "item_ordering",
           "ece_convention", "torch_version", "transformers_version")
-DEFAULT_ORDERING = "seeded-shuffle-v1"  # load_task_examples' order before task_specs.ITEM_ORDERING existed
 STALE = "grader/metrics version changed"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # an absolute POSIX path inside free text: starts the string or follows a space, bracket, quote or '='
@@ -24,11 +23,12 @@ _ABSOLUTE = re.compile(r"(?:(?<=^)|(?<=[\s(\['\"=]))/[^\s'\"()\[\],]+")
 def record() -> dict:
     """This code's provenance block (git: None outside a git checkout, e.g. a wheel install)."""
     from calib_eval import __version__, task_specs
+    from calib_eval.metrics.calibration import ECE_CONVENTION
 
     commit, dirty = git_state()
     return {"package_version": __version__, "git_commit": commit, "git_dirty": dirty,
-            **current_versions(), "item_ordering": getattr(task_specs, "ITEM_ORDERING", DEFAULT_ORDERING),
-            "ece_convention": _ece_convention(),
+            **current_versions(), "item_ordering": task_specs.ITEM_ORDERING,
+            "ece_convention": ECE_CONVENTION,
             "torch_version": _installed("torch"), "transformers_version": _installed("transformers")}
 
 
@@ -82,12 +82,6 @@ def _installed(distribution: str) -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
-
-
-def _ece_convention() -> str:
-    from calib_eval.metrics import calibration
-
-    return getattr(calibration, "ECE_CONVENTION", "p_correct")
 
 
 def portable_path(path: str) -> str:

@@ -10,24 +10,12 @@ import numpy as np
 from calib_eval import __version__
 from calib_eval.conformal import abstention_record
 from calib_eval.metrics import recalibrated_summary, reliability_curve, summarize
-from calib_eval.metrics.recalibration import RECALIBRATION, crossfit_recalibrate
+from calib_eval.metrics.calibration import ECE_CONVENTION  # results-file ECE; paper claims use top_label
+from calib_eval.metrics.recalibration import RECALIBRATION
 from calib_eval.metrics.extended import extended_summary
 from calib_eval.provenance import portable, portable_name, record
 from calib_eval.results import KIND, SCHEMA_VERSION
 from calib_eval.runner.abstention import abstention_entry
-
-ECE_CONVENTION = "p_correct"  # results-file ECE: 10 uniform bins on P(correct); paper claims use top_label
-
-
-def crossfit_platt(scores: np.ndarray, correct: np.ndarray, seed: int = 0) -> np.ndarray | None:
-    """Probabilities for raw scores from the shared 2-fold cross-fitted Platt map.
-
-    Folds are stratified by label (each class dealt alternately), so both hold
-    both classes whenever each class has 2+ items; None otherwise. See
-    :mod:`calib_eval.metrics.recalibration`.
-    """
-    return crossfit_recalibrate(np.asarray(scores, dtype=np.float64), np.asarray(correct, dtype=bool), False, seed)
-
 
 def scorer_metrics(scores, correct, is_probability: bool, n_bins: int, bootstrap: int,
                    abstain_alpha: float | None = None, abstain_delta: float = 0.1) -> dict:

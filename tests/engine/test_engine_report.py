@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from calib_eval import metrics
-from calib_eval.runner.report import crossfit_platt, scorer_metrics
+from calib_eval.metrics.recalibration import crossfit_recalibrate
+from calib_eval.runner.report import scorer_metrics
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -13,7 +14,7 @@ def test_crossfit_folds_hold_both_classes_when_each_class_has_two(seed):
     correct = np.zeros(50, dtype=bool)
     correct[rng.choice(50, size=3, replace=False)] = True
     scores = rng.normal(size=50) + correct
-    probs = crossfit_platt(scores, correct, seed=seed)
+    probs = crossfit_recalibrate(scores, correct, False, seed=seed)
     assert probs is not None and probs.shape == (50,)
     assert np.all((probs > 0) & (probs < 1))
 
@@ -24,10 +25,10 @@ def test_crossfit_uses_only_the_other_fold():
     rng = np.random.default_rng(0)
     correct = rng.random(40) < 0.4
     scores = rng.normal(size=40) + correct
-    base = crossfit_platt(scores, correct, seed=0)
+    base = crossfit_recalibrate(scores, correct, False, seed=0)
     moved_scores = scores.copy()
     moved_scores[0] += 5.0
-    moved = crossfit_platt(moved_scores, correct, seed=0)
+    moved = crossfit_recalibrate(moved_scores, correct, False, seed=0)
     changed = ~np.isclose(base, moved, rtol=0, atol=1e-12)
     others = np.arange(1, 40)
     assert changed[0]  # its own score moved
@@ -38,7 +39,7 @@ def test_crossfit_uses_only_the_other_fold():
 def test_single_right_answer_leaves_ece_unavailable_and_says_why():
     correct = np.zeros(50, dtype=bool)
     correct[7] = True
-    assert crossfit_platt(np.arange(50.0), correct) is None
+    assert crossfit_recalibrate(np.arange(50.0), correct, False) is None
     entry = scorer_metrics(np.arange(50.0), correct, is_probability=False, n_bins=10, bootstrap=0)
     assert entry["ece"] is None and entry["reliability"] is None
     assert entry["calibration"] == "unavailable (a class has < 2 items)"
