@@ -100,6 +100,13 @@ def _mc(right: str, others: tuple[str, ...] = ("x", "y", "z")) -> Example:
     ("(i), (ii), and (iv)", "numbered statements"), ("II only", "numbered statements"),
     ("1 and 2 only", "numbered statements (digits)"), ("True, False", "truth-value grid"),
     ("Not wrong, Wrong", "truth-value grid"),
+    ("All the above", "mentions the other options"), ("All of below", "mentions the other options"),
+    ("Moons contribute to all of the above", "mentions the other options"),
+    ("None of the above are true statements", "mentions the other options"),
+    ("All of the options given are correct", "mentions the other options"),
+    ("Both of the statements are correct", "mentions the other options"), ("Options A and B", "mentions the other options"),
+    ("The long-run price is above minimum average total cost", None), ("None of the offspring will be affected", None),
+    ("Red below the mucogingival junction and light pink above it", None),
     ("Both the Mongols and the Persians allowed local traditions", None), ("0,4", None), ("(1, 6)", None),
     ("5, 5", None), ("Vitamin A", None), ("a,b in H=> a * b^-1 in H", None), ("II", None), ("True", None),
 ])

@@ -73,7 +73,8 @@ Grade = tuple[bool, str]
 
 # Bumped whenever a rule changes what counts as correct; results record it so a
 # leaderboard can tell labels made by an older grader (stale) from current ones.
-GRADER_VERSION = "2"  # 2: open answers keep signs, operators, numbers' values and meaningful letters
+GRADER_VERSION = "3"  # 2: open answers keep signs, operators, numbers' values and meaningful letters;
+# 3: option-bound references phrased without "of" ("All the above", "all of the options given") are excluded too
 KINDS = ("open", "choice", "yesno", "summary", "unanswerable")
 OPEN_METRICS = ("match", "rouge_l")
 LETTERS = string.ascii_uppercase

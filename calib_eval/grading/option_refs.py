@@ -25,10 +25,19 @@ _LETTER = r"\(?[a-e]\)?"
 _ROMAN = r"\(?[ivx]+\s*\)?"
 _DIGIT = r"\(?\d\s*\)?"
 _PATTERNS = {
-    # "All of the above", "None of these options", "Both of the above are correct", "Neither"
+    # "All of the above", "None of these options", "Both of the above are correct", "Neither" (whole text)
     "of the above": re.compile(r"^(?:all|none|any|both|either|neither|each|one)(?:\s+of\s+(?:the\s+)?"
                                r"(?:above|these|them|the\s+above)(?:\s+(?:options|choices|answers))?"
                                r"(?:\s+(?:are|is)\s+(?:correct|true))?)?$"),
+    # "All the above", "none of the above are true statements", "moons contribute to all of the above",
+    # "all of the options given are correct", "both of the statements are correct", "all of below":
+    # the text points at the other options wherever it sits in the sentence
+    "mentions the other options": re.compile(
+        r"^(?:.*?\s)?(?:all|none|any|both|either|neither|each|one|combinations?)\b.*?"
+        r"\b(?:(?:of|to)\s+(?:the\s+)?(?:above|below)|the\s+above)\b"
+        r"|^(?:all|none|both|neither|any)\s+(?:of\s+)?(?:the\s+|these\s+)?(?:options|statements|choices|answers)"
+        r"(?:\s+(?:given|listed|above))?(?:\s+(?:are|is)\s+(?:correct|true))?$"
+        r"|^none\s+of\s+these\b|^options?\s+" + _LETTER + r"\s+(?:and|or)\s+" + _LETTER + r"$"),
     # "A and B", "both a and c", "(A), (B), and (C) are part of the theory", "a or b"
     "letters": re.compile(rf"^(?:both\s+|only\s+|either\s+)?{_LETTER}(?:\s*(?:,|and|or|&)\s*(?:and\s+)?{_LETTER})+"
                           r"(?:$|\s+(?:only|both|are|is)\b)"),
