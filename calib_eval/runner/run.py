@@ -101,7 +101,8 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
     signature = {"model": loaded.source, "fingerprint": loaded.fingerprint, "scorers": sorted(scorers),
                  "adapters": dict(sorted(config.adapters.items())), "scorer_config": dataclasses.asdict(config.scorer)}
     cache = ItemCache(out_dir / shard.cache_name(), signature)
-    done = set(_rows_of_other_shards(out_dir, shard, signature)) | set(cache.rows)
+    resumed = {**_rows_of_other_shards(out_dir, shard, signature), **cache.rows}
+    done = set(resumed) - relabelled_ids(spec, examples, resumed)
     # split the full list (not what is left) so every process agrees on who owns what
     mine = shard.take(list(range(len(examples))))
     todo = [i for i in mine if examples[i].id not in done]
@@ -134,6 +135,24 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
     console.print(f"[dim]{results_path}  (generation {timings['generation_s']:.1f}s; scoring "
                   + ", ".join(f"{n} {s:.1f}s" for n, s in timings["scoring_s"].items()) + ")[/dim]")
     return results_path
+
+
+def relabelled_ids(spec, examples, rows: dict[str, dict]) -> set[str]:
+    """Ids of resumed open-answer rows whose label the current grader would change.
+
+    Item caches outlive grader versions (the signature leaves the grader out
+    so a grader bump does not throw hours of generation away); an item whose
+    answer the current grader judges differently is recomputed in full, so no
+    label or grader-dependent score lags the code.
+    """
+    if spec.mode != "generate":
+        return set()  # choice labels come from log-likelihoods, not the open grader
+    changed = set()
+    for ex in examples:
+        row = rows.get(ex.id)
+        if row is not None and "answer_raw" in row and spec.grade(ex, row["answer_raw"])[0] != row["correct"]:
+            changed.add(ex.id)
+    return changed
 
 
 def answered_batches(loaded, spec, examples, todo: list[int], scorers: dict, adapters, config: RunConfig):

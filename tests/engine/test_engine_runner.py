@@ -43,6 +43,21 @@ def test_a_killed_run_resumes_from_finished_items(tiny_model_dir, data_root, tmp
     assert read_results(path)["n"] == 5
 
 
+def test_a_resumed_row_the_current_grader_labels_differently_is_recomputed(tiny_model_dir, data_root, tmp_path):
+    """Item caches outlive grader versions: a row whose label no longer matches today's grader reruns."""
+    run(_config(tiny_model_dir, data_root, tmp_path, limit=3))
+    partial = next(tmp_path.rglob("items.partial.jsonl"))
+    header, *rows = partial.read_text().splitlines()
+    first = json.loads(rows[0])
+    first["correct"] = not first["correct"]  # as an older grader might have judged it
+    partial.write_text("\n".join([header, json.dumps(first), *rows[1:]]) + "\n")
+    path = run(_config(tiny_model_dir, data_root, tmp_path, limit=3))[0]
+    timings = read_results(path)["timings"]
+    assert (timings["items_resumed"], timings["items_computed"]) == (2, 1)
+    items = {r["id"]: r for r in map(json.loads, (path.parent / "items.jsonl").read_text().splitlines())}
+    assert items[first["id"]]["correct"] is (not first["correct"])  # today's label, recomputed
+
+
 def test_rescoring_saved_generations_reproduces_the_live_scores(tiny_model_dir, data_root, tmp_path):
     path = run(_config(tiny_model_dir, data_root, tmp_path / "live"))[0]
     items = path.parent / "items.jsonl"
