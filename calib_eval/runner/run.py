@@ -102,12 +102,13 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
                  "adapters": dict(sorted(config.adapters.items())), "scorer_config": dataclasses.asdict(config.scorer)}
     cache = ItemCache(out_dir / shard.cache_name(), signature)
     resumed = {**_rows_of_other_shards(out_dir, shard, signature), **cache.rows}
-    done = set(resumed) - relabelled_ids(spec, examples, resumed)
+    relabelled = relabelled_ids(spec, examples, resumed)
+    done = set(resumed) - relabelled
     # split the full list (not what is left) so every process agrees on who owns what
     mine = shard.take(list(range(len(examples))))
     todo = [i for i in mine if examples[i].id not in done]
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(todo),
-               "items_resumed": len(done)}
+               "items_resumed": len(done), "items_relabelled": len(relabelled)}
     extra: dict = {}
     with _progress(console) as progress:
         bar = progress.add_task(f"{task}", total=len(mine), completed=len(mine) - len(todo))

@@ -53,7 +53,7 @@ def test_a_resumed_row_the_current_grader_labels_differently_is_recomputed(tiny_
     partial.write_text("\n".join([header, json.dumps(first), *rows[1:]]) + "\n")
     path = run(_config(tiny_model_dir, data_root, tmp_path, limit=3))[0]
     timings = read_results(path)["timings"]
-    assert (timings["items_resumed"], timings["items_computed"]) == (2, 1)
+    assert (timings["items_resumed"], timings["items_computed"], timings["items_relabelled"]) == (2, 1, 1)
     items = {r["id"]: r for r in map(json.loads, (path.parent / "items.jsonl").read_text().splitlines())}
     assert items[first["id"]]["correct"] is (not first["correct"])  # today's label, recomputed
 
