@@ -22,6 +22,7 @@ from calib_eval.leaderboard.table import build_tables
 from calib_eval.provenance import STALE
 
 HISTORY_DIR = "results"
+RETIRED_DIR = "retired"  # under HISTORY_DIR: stale files `leaderboard update` took out of the tables
 
 
 @dataclass
@@ -34,6 +35,7 @@ class BuildReport:
     replaced: list[Replacement] = field(default_factory=list)
     artefacts: list[Path] = field(default_factory=list)
     failed_runs: list[tuple[str, str]] = field(default_factory=list)  # (model, error), from run_plan
+    retired: list[Path] = field(default_factory=list)  # stale history files moved aside by run_plan
 
     @property
     def ok(self) -> bool:
@@ -47,6 +49,9 @@ class BuildReport:
         """Human-readable summary for the CLI; skipped files first, each by name."""
         out = [f"run failed for {model}: {why}" for model, why in self.failed_runs]
         out += [f"skipped {path}: {why}" for path, why in self.skipped]
+        if self.retired:
+            out.append(f"retired {len(self.retired)} stale results files (superseded by fresh runs or no longer "
+                       f"in the spec) to {self.out_dir / HISTORY_DIR / RETIRED_DIR}")
         out.append(f"leaderboard: {len(self.rows)} rows from {len(self.ingested)} results files "
                    f"({len(self.added_to_history)} new, {len(self.replaced)} superseded entries) -> {self.out_dir}")
         if self.stale:
@@ -63,7 +68,8 @@ def build_leaderboard(result_paths: list[Path], out_dir: Path, check_folders: bo
     if check_folders:
         _require_files(result_paths, out_dir)
     seen: set[str] = set()  # digests: the same bytes are ingested once
-    known = _load_all(discover([history_dir]) if history_dir.is_dir() else [], report, seen, in_history=True)
+    history_files = discover([history_dir], exclude=[history_dir / RETIRED_DIR]) if history_dir.is_dir() else []
+    known = _load_all(history_files, report, seen, in_history=True)
     new = _load_all(discover(list(result_paths), exclude=[out_dir]), report, seen, in_history=False)
     report.rows, report.replaced = merge_rows([row for item in known + new for row in item.rows])
     if not report.rows:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from calib_eval import __version__
 from calib_eval.errors import DataError
-from calib_eval.leaderboard.build import BuildReport, build_leaderboard
+from calib_eval.leaderboard.build import HISTORY_DIR, RETIRED_DIR, BuildReport, build_leaderboard
 from calib_eval.leaderboard.from_results import model_name
 from calib_eval.leaderboard.history import safe_name
 from calib_eval.leaderboard.ingest import discover
@@ -89,19 +89,42 @@ def run_plan(plan: list[RunPlan], run_fn: RunFn, out_dir: str | Path,
                 failures.append((item.model, f"{exc.__class__.__name__}: {exc}"))
             if output_dir.exists():
                 outputs.append(output_dir)  # a failed run may still have finished some tasks
+        retired = [] if failures else retire_stale(Path(out_dir) / HISTORY_DIR)
         try:  # a run's folder may hold no results: the runs' failures say why
             report = build_leaderboard(outputs, Path(out_dir), check_folders=False)
         except DataError:
             if not failures:
                 raise
             report = BuildReport(Path(out_dir))  # nothing to build: report the failures alone
-    report.failed_runs = failures
+    report.failed_runs, report.retired = failures, retired
     return report
+
+
+def retire_stale(history_dir: Path) -> list[Path]:
+    """Move every stale results file of the history to `retired/`, out of the tables.
+
+    Called once every planned run succeeded: a stale file's rows are then
+    either superseded by a fresh run or name something the spec no longer
+    lists, which no update could ever refresh. Moved, not deleted, so the
+    history still holds every file it ingested.
+    """
+    moved = []
+    for path in discover([history_dir], exclude=[history_dir / RETIRED_DIR]) if history_dir.is_dir() else []:
+        try:
+            payload = read_results(path)
+        except DataError:
+            continue  # lm-eval output and broken files are not ours to retire
+        if stale_reason(payload):
+            target = history_dir / RETIRED_DIR / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(target)
+            moved.append(target)
+    return moved
 
 
 def _existing_results(results_dir: Path) -> dict[tuple[str, str], list[dict]]:
     found: dict[tuple[str, str], list[dict]] = {}
-    for path in discover([results_dir]) if results_dir.is_dir() else []:
+    for path in discover([results_dir], exclude=[results_dir / RETIRED_DIR]) if results_dir.is_dir() else []:
         try:
             payload = read_results(path)
         except DataError:

@@ -85,6 +85,38 @@ def test_update_reruns_stale_pairs_and_the_rebuild_has_none_left(spec, tmp_path)
     assert plan_update(spec, results) == []
 
 
+def test_update_retires_stale_rows_the_spec_no_longer_names(spec, tmp_path):
+    """A stale row no spec entry can refresh leaves the tables (kept under results/retired/)."""
+    results = tmp_path / "lb" / "results"
+    write_json_atomic(results / "mc.json", result("mmlu_mc_calib", grader="1", hours_ago=3))
+    write_json_atomic(results / "gone.json", result("mmlu_mc_calib", grader="1", hours_ago=3, model="m-dropped"))
+    write_json_atomic(results / "oe.json", result("mmlu_oe_calib"))
+
+    def fake_run(model, tasks, scorers, adapters, limit, output_dir):
+        for task in tasks:
+            write_json_atomic(output_dir / f"{task}.json", result(task, hours_ago=0))
+
+    report = run_plan(plan_update(spec, results), fake_run, tmp_path / "lb")
+
+    assert report.ok and report.stale == 0 and {r.model for r in report.rows} == {"gemma3-270m"}
+    assert sorted(p.name for p in report.retired) == ["gone.json", "mc.json"]
+    assert (results / "retired" / "gone.json").is_file() and not (results / "gone.json").exists()
+    assert any(line.startswith("retired 2 stale results files") for line in report.lines())
+    rebuilt = build_leaderboard([], tmp_path / "lb")  # a rebuild from the history alone stays clean
+    assert rebuilt.stale == 0 and {r.model for r in rebuilt.rows} == {"gemma3-270m"}
+
+
+def test_update_with_a_failed_run_retires_nothing(spec, tmp_path):
+    results = tmp_path / "lb" / "results"
+    write_json_atomic(results / "mc.json", result("mmlu_mc_calib", grader="1", hours_ago=3))
+
+    def failing_run(**_):
+        raise RuntimeError("out of memory")
+
+    report = run_plan(plan_update(spec, results), failing_run, tmp_path / "lb")
+    assert not report.ok and report.retired == [] and (results / "mc.json").is_file()
+
+
 def test_build_marks_stale_rows_and_counts_them(tmp_path):
     runs = tmp_path / "runs"
     write_json_atomic(runs / "a.json", result("mmlu_oe_calib", model="m-old", schema_1=True))
