@@ -45,9 +45,10 @@ class RunPlan:
     adapters: dict = field(default_factory=dict)  # scorer name -> adapter folder
     limit: int | None = None
     reasons: dict = field(default_factory=dict)  # task -> why it is in the plan
+    dtype: str = "auto"
 
 
-RunFn = Callable[..., object]  # run_fn(model=, tasks=, scorers=, adapters=, limit=, output_dir=)
+RunFn = Callable[..., object]  # run_fn(model=, tasks=, scorers=, adapters=, limit=, output_dir=, dtype=)
 
 
 def plan_update(spec_yaml: str | Path, results_dir: str | Path) -> list[RunPlan]:
@@ -66,7 +67,7 @@ def plan_update(spec_yaml: str | Path, results_dir: str | Path) -> list[RunPlan]
                 reasons[task] = reason
         if reasons:
             plans.append(RunPlan(model.name, tuple(reasons), model.scorers, dict(model.adapters),
-                                 model.limit, reasons))
+                                 model.limit, reasons, model.dtype))
     return plans
 
 
@@ -84,7 +85,7 @@ def run_plan(plan: list[RunPlan], run_fn: RunFn, out_dir: str | Path,
             output_dir = work / f"{index:02d}-{safe_name(item.model)}"
             try:
                 run_fn(model=item.model, tasks=list(item.tasks), scorers=list(item.scorers),
-                       adapters=dict(item.adapters), limit=item.limit, output_dir=output_dir)
+                       adapters=dict(item.adapters), limit=item.limit, output_dir=output_dir, dtype=item.dtype)
             except Exception as exc:  # noqa: BLE001 - keep going: the other models' runs are still worth publishing
                 failures.append((item.model, f"{exc.__class__.__name__}: {exc}"))
             if output_dir.exists():

@@ -9,6 +9,7 @@ Schema (documented for users at the top of leaderboard/models.yaml)::
         scorers: [...]           # optional: replaces the top-level list for this model
         tasks: [...]             # optional: replaces the top-level list for this model
         limit: 50                # optional: replaces the top-level limit
+        dtype: bfloat16          # optional: `calib-eval run --dtype` (default auto); results record it
       - gemma3-270m              # a bare string is a model without overrides
     scorers: [p_true, ...]       # scorers every model runs (adapter scorers are added)
     tasks: [mmlu_oe_calib, ...]  # calib-eval task names
@@ -25,7 +26,7 @@ from calib_eval.errors import DataError, unknown_name
 from calib_eval.task_specs import get_task
 
 TOP_KEYS = ("models", "scorers", "tasks", "limit")
-MODEL_KEYS = ("name", "adapters", "scorers", "tasks", "limit")
+MODEL_KEYS = ("name", "adapters", "scorers", "tasks", "limit", "dtype")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class ModelSpec:
     tasks: tuple[str, ...]
     adapters: dict  # scorer name -> adapter folder
     limit: int | None
+    dtype: str = "auto"  # `calib-eval run --dtype`: e.g. bfloat16 for >= 0.5B models on a CPU with bf16 units
 
 
 def load_spec(path: str | Path) -> list[ModelSpec]:
@@ -75,7 +77,12 @@ def _model(entry, defaults: dict, where: str) -> ModelSpec:
     limit = entry.get("limit", defaults["limit"])
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise DataError(f"{where}: limit must be a positive integer or null, got {limit!r}")
-    return ModelSpec(str(entry["name"]), scorers, tasks, {str(k): str(v) for k, v in adapters.items()}, limit)
+    dtype = str(entry.get("dtype", "auto"))
+    from calib_eval.models import DTYPES
+
+    if dtype not in DTYPES:
+        raise DataError(f"{where}: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return ModelSpec(str(entry["name"]), scorers, tasks, {str(k): str(v) for k, v in adapters.items()}, limit, dtype)
 
 
 def _names(value, where: str) -> tuple[str, ...]:

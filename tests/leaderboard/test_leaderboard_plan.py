@@ -21,6 +21,7 @@ models:
       lora_prompt: {adapter}
   - name: gemma3-270m
     tasks: [mmlu_oe_calib, mmlu_mc_calib]
+    dtype: bfloat16
 scorers: [zero_shot_classifier, perplexity]
 tasks: [mmlu_oe_calib, selfaware_calib]
 limit: 20
@@ -88,16 +89,16 @@ def test_run_plan_calls_run_fn_then_rebuilds(setup, tmp_path):
     spec, results, _ = setup
     calls = []
 
-    def fake_run(model, tasks, scorers, adapters, limit, output_dir):
-        calls.append((model, tuple(tasks), tuple(scorers), dict(adapters), limit))
+    def fake_run(model, tasks, scorers, adapters, limit, output_dir, dtype):
+        calls.append((model, tuple(tasks), tuple(scorers), dict(adapters), limit, dtype))
         for task in tasks:
             write_json_atomic(output_dir / f"{task}.json",
                               result(model, task, scorers, adapter_path=adapters.get("lora_prompt")))
 
     report = run_plan(plan_update(spec, results), fake_run, tmp_path / "lb")
 
-    assert calls == [("default", ("selfaware_calib",), ALL, {"lora_prompt": "adapters/tune"}, 20),
-                     ("gemma3-270m", ("mmlu_oe_calib",), ("zero_shot_classifier", "perplexity"), {}, 20)]
+    assert calls == [("default", ("selfaware_calib",), ALL, {"lora_prompt": "adapters/tune"}, 20, "auto"),
+                     ("gemma3-270m", ("mmlu_oe_calib",), ("zero_shot_classifier", "perplexity"), {}, 20, "bfloat16")]
     assert report.ok and len(report.added_to_history) == 2
     assert {(r.model, r.task) for r in report.rows} == {
         ("smollm2-135m-instruct", "mmlu_oe_calib"), ("smollm2-135m-instruct", "selfaware_calib"),
@@ -109,7 +110,7 @@ def test_run_plan_calls_run_fn_then_rebuilds(setup, tmp_path):
 def test_run_plan_reports_a_failed_run_and_keeps_the_rest(setup, tmp_path):
     spec, results, _ = setup
 
-    def flaky_run(model, tasks, scorers, adapters, limit, output_dir):
+    def flaky_run(model, tasks, scorers, adapters, limit, output_dir, dtype):
         if model == "default":
             raise RuntimeError("CUDA out of memory")
         write_json_atomic(output_dir / "r.json", result(model, tasks[0], scorers))
@@ -125,6 +126,7 @@ def test_run_plan_reports_a_failed_run_and_keeps_the_rest(setup, tmp_path):
     ("models: [default]\ntask: [mmlu_oe_calib]\nscorers: [verbalized]", "tasks"),
     ("models: [default]\ntasks: [mmlu_oe_calib]\nscorers: [verbalized]\nlimit: 0", "limit"),
     ("models: [default]\ntasks: [mmlu_oe_calib]\nscorers: [verbalised]", "verbalized"),  # plan_update checks scorers
+    ("models: [{name: default, dtype: bf16}]\ntasks: [mmlu_oe_calib]\nscorers: [verbalized]", "bfloat16"),
 ])
 def test_spec_errors_name_the_problem(tmp_path, text, message):
     path = tmp_path / "models.yaml"

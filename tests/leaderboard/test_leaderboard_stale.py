@@ -73,7 +73,7 @@ def test_update_reruns_stale_pairs_and_the_rebuild_has_none_left(spec, tmp_path)
     write_json_atomic(results / "oe.json", result("mmlu_oe_calib", grader="1", hours_ago=3))
     ran = []
 
-    def fake_run(model, tasks, scorers, adapters, limit, output_dir):
+    def fake_run(model, tasks, scorers, adapters, limit, output_dir, dtype):
         ran.extend(tasks)
         for task in tasks:  # a run made by this code records this code's provenance
             write_json_atomic(output_dir / f"{task}.json", result(task, hours_ago=0))
@@ -92,7 +92,7 @@ def test_update_retires_stale_rows_the_spec_no_longer_names(spec, tmp_path):
     write_json_atomic(results / "gone.json", result("mmlu_mc_calib", grader="1", hours_ago=3, model="m-dropped"))
     write_json_atomic(results / "oe.json", result("mmlu_oe_calib"))
 
-    def fake_run(model, tasks, scorers, adapters, limit, output_dir):
+    def fake_run(model, tasks, scorers, adapters, limit, output_dir, dtype):
         for task in tasks:
             write_json_atomic(output_dir / f"{task}.json", result(task, hours_ago=0))
 
