@@ -10,10 +10,33 @@ import os
 from pathlib import Path
 
 
+def signatures_match(cached, current, defaults) -> bool:
+    """Equal, allowing settings added to the code since the cache was written when they sit at their defaults.
+
+    A new scorer option (e.g. a mode whose default is the old behaviour) must
+    not throw away hours of finished items; a changed or removed setting does.
+    """
+    if cached == current:
+        return True
+    if not (isinstance(cached, dict) and isinstance(current, dict)):
+        return False
+    defaults = defaults if isinstance(defaults, dict) else {}
+    if set(cached) - set(current):
+        return False  # a setting the code no longer has: cannot tell what it meant
+    for key, value in current.items():
+        if key in cached:
+            if not signatures_match(cached[key], value, defaults.get(key)):
+                return False
+        elif key not in defaults or defaults[key] != value:
+            return False
+    return True
+
+
 class ItemCache:
-    def __init__(self, path: Path, signature: dict) -> None:
+    def __init__(self, path: Path, signature: dict, defaults: dict | None = None) -> None:
         self.path = path
         self.signature = signature  # model/scorers/limit this cache belongs to
+        self.defaults = defaults or {}  # the signature of default settings (see signatures_match)
         self.rows: dict[str, dict] = {}
         self._load()
 
@@ -27,7 +50,7 @@ class ItemCache:
             header = json.loads(lines[0])
         except json.JSONDecodeError:
             header = {}
-        if header.get("signature") != self.signature:
+        if not signatures_match(header.get("signature"), self.signature, self.defaults):
             # produced by a different model or scorer set: keep it aside, start over
             self.path.rename(self.path.with_suffix(".stale.jsonl"))
             return
