@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from calib_eval.inference.decode import greedy_decode
 from calib_eval.inference.state import PromptState, encode_batch
 from calib_eval.inference.tokens import encode_text
+from calib_eval.scorers.adapted import ADAPTER_ANSWERED, answers_under_adapter
 from calib_eval.scorers.base import ScorerConfig, ScoringBatch
 from calib_eval.adapters import apply_card_temperature
 from calib_eval.task_specs import TaskSpec
@@ -70,17 +71,19 @@ def answer_choice(state: PromptState, spec: TaskSpec, examples, prompts_text, to
 
 def run_batch(loaded, spec: TaskSpec, examples: list[Example], prefix_ids, suffix_ids, prompts_text,
               scorers: dict, cfg: ScorerConfig, adapters, prefix_cache) -> BatchOutcome:
-    tokenizer = loaded.tokenizer
     started = time.perf_counter()
-    answer = answer_generate if spec.mode == "generate" else answer_choice
-    with base_model(adapters):
-        state = encode_batch(loaded.model, prefix_ids, suffix_ids, tokenizer.pad_token_id, prefix_cache)
-        generations, answer_ids, checkpoint = answer(state, spec, examples, prompts_text, tokenizer)
+    adapted = answers_under_adapter(cfg, spec.mode, scorers, adapters)
+    state, generations, answer_ids, checkpoint = answer_batch(loaded, spec, examples, prefix_ids, suffix_ids,
+                                                              prompts_text, adapters, prefix_cache, adapted)
     graded = [Graded(g, *spec.grade(g.example, g.answer)) for g in generations]
     generation_s = time.perf_counter() - started
+    # base scorers may reuse the live cache only when the base model wrote it; else they re-encode once
     batch = ScoringBatch(graded, loaded, prefix_ids, suffix_ids, answer_ids, config=cfg, adapters=adapters,
-                         prefix_cache=prefix_cache, answered=state, prompt_only=checkpoint,
+                         prefix_cache=prefix_cache, answered=None if adapted else state,
+                         prompt_only=None if adapted else checkpoint,
                          max_new_tokens=spec.max_new_tokens, stop=spec.stop, grader=spec.grade)
+    if adapted:
+        batch.shared[ADAPTER_ANSWERED] = state
     scores: dict[str, list[float]] = {}
     timings: dict[str, float] = {}
     for name, scorer in scorers.items():
@@ -96,6 +99,20 @@ def run_batch(loaded, spec: TaskSpec, examples: list[Example], prefix_ids, suffi
     for row, samples in zip(rows, batch.samples or ()):  # stored, so `calib-eval score` never resamples
         row["samples"] = samples.to_json()
     return BatchOutcome(rows, generation_s, timings, batch.extra)
+
+
+def answer_batch(loaded, spec: TaskSpec, examples, prefix_ids, suffix_ids, prompts_text, adapters, prefix_cache,
+                 adapted: bool):
+    """Encode the prompts and answer them with the base model, or with the lora_prompt adapter (`adapted`)."""
+    answer = answer_generate if spec.mode == "generate" else answer_choice
+    with adapters.active("lora_prompt") if adapted else base_model(adapters) as model:
+        if adapted:  # the adapter's keys and values differ: its own prefix cache, shared across batches
+            prefix_cache = adapters.prefix_cache("lora_prompt", model, prefix_ids)
+        state = encode_batch(loaded.model, prefix_ids, suffix_ids, loaded.tokenizer.pad_token_id, prefix_cache)
+        generations, answer_ids, checkpoint = answer(state, spec, examples, prompts_text, loaded.tokenizer)
+    if adapted:  # the recorded log-probs/entropies are the adapter's: base scorers recompute theirs
+        generations = [replace(g, token_logprobs=(), token_entropies=()) for g in generations]
+    return state, generations, answer_ids, checkpoint
 
 
 def base_model(adapters):

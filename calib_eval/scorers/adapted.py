@@ -8,6 +8,9 @@ the two-way ` i`/` ii` softmax. Adapters change keys and values, so the
 prompt is encoded again under the adapter: one forward over prompt + answer
 + query. The few-shot prefix under the adapter is cached like the base
 model's (AdapterSet.prefix_cache), so a subject's batches encode it once.
+With `ScorerConfig.lora_prompt_mode = "shared-cache"` the runner generates
+under the adapter instead (`answers_under_adapter`) and leaves that live
+cache in `batch.shared[ADAPTER_ANSWERED]`; the query then only extends it.
 """
 from __future__ import annotations
 
@@ -64,6 +67,20 @@ def encode_answered(model, batch: ScoringBatch, name: str):
     return encode_batch(model, batch.prefix_ids, rows, batch.model.tokenizer.pad_token_id, prefix_cache)
 
 
+ADAPTER_ANSWERED = "lora_prompt:answered"  # batch.shared key: prompt + answer decoded under the adapter
+
+
+def answers_under_adapter(cfg, task_mode: str, scorers, adapters) -> bool:
+    """Whether the runner should generate this batch under the lora_prompt adapter (shared-cache mode).
+
+    Only open-answer tasks: a choice task's answer is an option picked by
+    log-likelihood, which is one forward either way and feeds max_softmax.
+    """
+    return (cfg.lora_prompt_mode == "shared-cache" and task_mode == "generate" and "lora_prompt" in scorers
+            and adapters is not None and adapters.has("lora_prompt")
+            and adapters.cards["lora_prompt"].get("has_lora", True))
+
+
 @SCORERS.register("lora_prompt")
 class LoraPrompt:
     name = "lora_prompt"
@@ -73,6 +90,9 @@ class LoraPrompt:
 
     def score(self, batch: ScoringBatch) -> list[float]:
         adapters = _require(batch, self.name)
+        state = batch.shared.get(ADAPTER_ANSWERED)  # shared-cache mode: the adapter wrote the answer
+        batch.extra[self.name] = {"mode": "paper" if state is None else "shared-cache"}
         with adapters.active(self.name) as model:
-            state = encode_answered(model, batch, self.name)
+            if state is None:
+                state = encode_answered(model, batch, self.name)
             return query_yes_probability(state, batch.model.tokenizer)

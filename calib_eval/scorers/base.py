@@ -7,7 +7,7 @@ extend the batch's live KV cache (`answered_state`), and when there is none
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from calib_eval.registry import Registry
@@ -29,6 +29,10 @@ class ScorerConfig:
     verbalized_max_tokens: int = 6  # tokens allowed for "73" / "73%" after the query
     verbalized_fallback: float = 0.5  # confidence used when no number can be parsed
     entropy_reduce: str = "mean"  # mean | max token entropy (UA-CLM)
+    # lora_prompt: "paper" (the base model answers, the adapter re-reads prompt + answer + query, Kapoor et al.)
+    # or "shared-cache" (the adapter answers, the query extends that cache: cheaper, but the run's answers --
+    # and every scorer's labels -- are the adapted model's); see bench/RESULTS.md "lora_prompt modes"
+    lora_prompt_mode: str = "paper"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -42,9 +46,24 @@ class ScorerConfig:
                                  f"got {self.semantic_equivalence!r}")
         if self.graph_similarity not in GRAPH_SIMILARITIES:
             raise unknown_name("graph similarity", self.graph_similarity, GRAPH_SIMILARITIES)
+        if self.lora_prompt_mode not in LORA_PROMPT_MODES:
+            raise unknown_name("lora_prompt mode", self.lora_prompt_mode, LORA_PROMPT_MODES)
+
+    def signature(self) -> dict:
+        """The settings an item cache is keyed on: all of them, lora_prompt_mode only off "paper".
+
+        Caches written before the mode existed hold paper-mode rows; leaving
+        the default out lets them resume, while a shared-cache run (other
+        answers) never mixes with them.
+        """
+        out = asdict(self)
+        if out["lora_prompt_mode"] == "paper":
+            del out["lora_prompt_mode"]
+        return out
 
 
 GRAPH_SIMILARITIES = ("equivalence", "rouge_l")
+LORA_PROMPT_MODES = ("paper", "shared-cache")
 
 
 @dataclass
@@ -107,7 +126,23 @@ class Scorer(Protocol):
     def score(self, batch: ScoringBatch) -> list[float]: ...
 
 
-SCORERS: Registry[type] = Registry("scorer")
+def check_scorer(name: str, obj: Any) -> str | None:
+    """What keeps a plugin's object from being a scorer (None: nothing); the registry names the entry point."""
+    if not isinstance(obj, type):
+        return f"expected a class (the runner builds one instance per run), got {type(obj).__name__}"
+    missing = [a for a in ("score", "is_probability", "needs_adapter", "task_modes") if not hasattr(obj, a)]
+    if missing:
+        return f"class {obj.__name__} lacks {', '.join(missing)} (see calib_eval.scorers.base.Scorer)"
+    if getattr(obj, "name", name) != name:
+        return f"class {obj.__name__} is named {obj.name!r} but its entry point is {name!r}; make them equal"
+    modes = tuple(obj.task_modes) if isinstance(obj.task_modes, (tuple, list)) else ()
+    if not modes or set(modes) - {"generate", "choice"}:
+        return f"task_modes must be a non-empty tuple of 'generate' / 'choice', got {obj.task_modes!r}"
+    return None
+
+
+# third-party scorers: entry points in group "calib_eval.scorers" (docs/plugins.md)
+SCORERS: Registry[type] = Registry("scorer", group="calib_eval.scorers", check=check_scorer)
 
 
 def get_scorer(name: str) -> type:
