@@ -13,9 +13,10 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
     `loaded` (a LoadedModel) may be passed to reuse a model already in memory
     (tests); it is modified in place (wrapped in a PeftModel). `graded` (a
     list of GradedExample) replaces building the graded set from the sources.
+    Under `accelerate launch` every process runs this; the main one writes.
     """
     from calib_eval import __version__
-    from calib_eval.models import load_model
+    from calib_eval.training import parallel
     from calib_eval.training.methods.base import TrainContext, get_method
     from calib_eval.training.output import prepare_output, write_adapter, write_heldout_scores
     from calib_eval.training.trainer import seed_everything
@@ -23,20 +24,52 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
     method = get_method(cfg.method)
     if not isinstance(cfg, method.config_class):
         raise TrainingError(f"method {cfg.method!r} needs a {method.config_class.__name__}, got {type(cfg).__name__}")
-    out = prepare_output(cfg.output, cfg.overwrite, cfg.resume)
+    check_quantize(cfg)
+    accelerator = parallel.make_accelerator(cfg.mixed_precision, cfg.device)
+    with accelerator.main_process_first():  # the main process clears/creates the folder before anyone reads it
+        out = prepare_output(cfg.output, cfg.overwrite, cfg.resume) if accelerator.is_main_process \
+            else Path(cfg.output)
     started = time.perf_counter()
-    loaded = loaded or load_model(cfg.model, cfg.device, "float32", cfg.placement)
+    loaded = loaded or load_for_training(cfg, accelerator)
     fingerprint = loaded.fingerprint  # of the base, before any LoRA is attached
-    train_rows, holdout, data_card = graded_split(cfg, loaded, graded) if method.needs_graded else ([], [], {})
+    with accelerator.main_process_first():  # one process generates and caches the graded set, the rest read it
+        train_rows, holdout, data_card = graded_split(cfg, loaded, graded) if method.needs_graded else ([], [], {})
     seed_everything(cfg.seed)
-    outcome = method().train(TrainContext(cfg, loaded, train_rows, holdout, out, console))
+    outcome = method().train(TrainContext(cfg, loaded, train_rows, holdout, out, console, accelerator))
     card = {"method": method.name, "scorer": method.scorer, "base_model": loaded.name, "base_source": loaded.source,
             "base_fingerprint": fingerprint, "steps": outcome.steps, "resumed_from": outcome.resumed_from,
             "final_train_loss": outcome.final_loss, "seed": cfg.seed, "heldout_metrics": outcome.metrics,
-            "config": _plain(cfg), "calib_eval_version": __version__,
+            "config": _plain(cfg), "calib_eval_version": __version__, **parallel.describe(accelerator),
+            "global_batch": cfg.batch_size * cfg.grad_accum * accelerator.num_processes,
             "train_seconds": round(time.perf_counter() - started, 1), **data_card, **outcome.card}
-    write_heldout_scores(out, holdout, outcome.heldout_scores)
-    return write_adapter(out, card, outcome.peft_model, outcome.head)
+    lora_state = accelerator.get_state_dict(outcome.peft_model) \
+        if outcome.peft_model is not None and parallel.is_sharded(accelerator) else None  # collective
+    if accelerator.is_main_process:
+        write_heldout_scores(out, holdout, outcome.heldout_scores)
+        write_adapter(out, card, outcome.peft_model, outcome.head, lora_state)
+    accelerator.wait_for_everyone()
+    return out
+
+
+def check_quantize(cfg) -> None:
+    """Fail before any work when a 4-/8-bit base cannot be loaded here (bitsandbytes or a GPU missing)."""
+    if cfg.quantize:
+        import torch
+
+        from calib_eval.placement import quantization_config
+
+        quantization_config(cfg.quantize, torch.float32)
+
+
+def load_for_training(cfg, accelerator):
+    """The base model on this process's device (a QLoRA base computes in bf16 under bf16 mixed precision)."""
+    from calib_eval.models import load_model
+    from calib_eval.runner.parallel import current_shard
+
+    placement = cfg.placement
+    dtype = "bfloat16" if cfg.quantize and accelerator.mixed_precision == "bf16" else "float32"
+    device = str(accelerator.device) if placement.is_default else cfg.device
+    return load_model(cfg.model, device, dtype, placement, current_shard().max_memory(placement))
 
 
 def graded_split(cfg, loaded, graded=None) -> tuple[list, list, dict]:

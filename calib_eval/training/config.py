@@ -55,6 +55,12 @@ class TrainConfig:
     device_map: str = opt("", "big models: spread the base over GPUs and CPU with accelerate "
                           "(auto, balanced, balanced_low_0, sequential); empty: one device")
     max_memory: str = opt("", "per-device caps for device_map, e.g. 0=20GiB,1=20GiB,cpu=64GiB")
+    mixed_precision: str = opt("auto", "auto (bf16 autocast on CUDA, none on CPU, or what `accelerate launch "
+                               "--mixed_precision` says), no (float32), bf16 (autocast; weights stay float32)")
+    gradient_checkpointing: bool = opt(False, "recompute activations in the backward pass: less memory, ~30% "
+                                       "more compute (long sequences, big models)")
+    quantize: str = opt("", "4bit: QLoRA (the frozen base in NF4 via bitsandbytes, LoRA in float32); 8bit; "
+                        "empty: full-precision base")
     data_root: str = opt("", "offline data folder (else $CALIB_EVAL_DATA)")
     cache_dir: str = opt("", "graded-example cache folder (default ~/.cache/calib-eval/graded)")
 
@@ -66,7 +72,9 @@ class TrainConfig:
         _check(self.lr > 0, f"lr must be positive, got {self.lr}")
         _check(0.0 <= self.holdout_fraction < 0.9, f"holdout_fraction must be in [0, 0.9), got {self.holdout_fraction}")
         _check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
-        self.placement  # noqa: B018 - validates device_map / max_memory up front
+        _check(self.mixed_precision in ("auto", "no", "bf16"),
+               f"mixed_precision must be auto, no or bf16, got {self.mixed_precision!r}")
+        self.placement  # noqa: B018 - validates device_map / max_memory / quantize up front
         _check(bool(self.sources), "sources must name at least one data set")
         _check(not any(s.startswith("mmlu") for s in self.sources),
                "MMLU is evaluation data and is never trained on (Kapoor et al.); remove it from sources")
@@ -75,7 +83,7 @@ class TrainConfig:
     def placement(self):
         from calib_eval.placement import Placement
 
-        return Placement(self.device_map or None, self.max_memory or None)
+        return Placement(self.device_map or None, self.max_memory or None, self.quantize or None)
 
 
 @dataclass

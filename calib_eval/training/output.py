@@ -38,13 +38,17 @@ def prepare_output(output: str | Path, overwrite: bool = False, resume: bool = F
     return path
 
 
-def write_adapter(path: Path, card: dict, peft_model=None, head=None) -> Path:
-    """Weights first, the card last (a folder with a card is complete)."""
+def write_adapter(path: Path, card: dict, peft_model=None, head=None, lora_state: dict | None = None) -> Path:
+    """Weights first, the card last (a folder with a card is complete).
+
+    `lora_state`: the model's full state dict when sharded training (FSDP)
+    left each process only a shard of the LoRA weights.
+    """
     from safetensors.torch import save_file
 
     path.mkdir(parents=True, exist_ok=True)
     if peft_model is not None:
-        peft_model.save_pretrained(str(path))
+        peft_model.save_pretrained(str(path), **({"state_dict": lora_state} if lora_state is not None else {}))
     if head is not None:
         save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(path / HEAD_FILE))
     full = {

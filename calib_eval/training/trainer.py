@@ -1,10 +1,15 @@
 """The shared optimisation loop: AdamW, warm-up + cosine, accumulation, checkpoints.
 
-Methods supply a ``loss_fn(rows) -> scalar tensor`` over a list of training
-rows and the modules holding the trainable parameters; this loop owns the
-order of the data (a seeded permutation per epoch, a pure function of the
-step, so a resumed run sees the same batches), the optimiser, the schedule
-and the checkpoints (``<output>/checkpoint/state.pt``, written atomically).
+Methods supply a ``loss_fn(rows, modules) -> scalar tensor`` over a list of
+training rows (``modules``: the trainable modules as accelerate prepared them,
+e.g. wrapped for data parallelism) and the modules holding the trainable
+parameters; this loop owns the order of the data (a seeded permutation per
+epoch, a pure function of the step, so a resumed run sees the same batches),
+the dropout seed of each micro-batch (a pure function of its index, so two
+processes draw the masks one process draws), the optimiser, the schedule,
+the gradient exchange between processes (calib_eval.training.parallel) and
+the checkpoints (``<output>/checkpoint/state.pt``, written atomically by the
+main process).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import torch
 from calib_eval.training.errors import TrainingError
 
 CHECKPOINT = "checkpoint/state.pt"
+LOSSES = "train_losses.json"  # [[step, mean loss over every process's micro-batches], ...]
 
 
 @dataclass
@@ -33,13 +39,6 @@ class LoopResult:
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
-
-
-def autocast(device: str):
-    """bf16 autocast on CUDA, plain float32 elsewhere."""
-    if str(device).startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def cosine_lambda(total: int, warmup: int) -> Callable[[int], float]:
@@ -83,55 +82,96 @@ def save_checkpoint(path: Path, modules, optimizer, scheduler, step: int, losses
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"step": step, "params": trainable_state(modules), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "losses": losses, "rng": torch.get_rng_state()}, tmp)
+                "scheduler": scheduler.state_dict(), "losses": losses}, tmp)
     os.replace(tmp, path)
 
 
-def train_loop(rows: Sequence, loss_fn: Callable[[list], torch.Tensor], modules: dict[str, torch.nn.Module],
-               param_groups: list[dict], cfg, output: Path | None, device: str = "cpu",
-               console=None) -> LoopResult:
-    """Run cfg.steps optimiser steps over `rows` (resuming from a checkpoint if asked)."""
+def micro_batch_seed(seed: int, index: int) -> int:
+    """Dropout seed of global micro-batch `index`: the same in whichever process reads it."""
+    return seed * 1_000_003 + index
+
+
+def train_loop(rows: Sequence, loss_fn: Callable[[list, dict], torch.Tensor], modules: dict[str, torch.nn.Module],
+               cfg, output: Path | None, accelerator=None, console=None, lrs: dict | None = None) -> LoopResult:
+    """Run cfg.steps optimiser steps over `rows` (resuming from a checkpoint if asked).
+
+    `lrs` maps a module name to its own learning rate (default cfg.lr). With
+    W processes a step reads W * cfg.grad_accum micro-batches of cfg.batch_size.
+    """
+    from calib_eval.training import parallel
+
     if not rows:
         raise TrainingError("no training rows")
-    optimizer = torch.optim.AdamW(param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_lambda(cfg.steps, cfg.warmup_steps))
+    accelerator = accelerator or parallel.make_accelerator("auto", "cpu")
     ckpt = Path(output) / CHECKPOINT if output else None
-    start, losses = 0, []
+    if parallel.is_sharded(accelerator) and (cfg.resume or cfg.checkpoint_every):
+        raise TrainingError("checkpoints and --resume are not supported under FSDP/DeepSpeed sharding yet; "
+                            "pass --checkpoint-every 0 (see docs/training-at-scale.md)")
+    groups = [{"params": [p for p in mod.parameters() if p.requires_grad], **({"lr": lrs[name]} if name in (lrs or {})
+                                                                              else {})} for name, mod in modules.items()]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_lambda(cfg.steps, cfg.warmup_steps))
+    start, losses = _resume(ckpt, cfg, modules, optimizer, scheduler, console)
+    names = list(modules)
+    *prepared, optimizer = accelerator.prepare(*modules.values(), optimizer)
+    prepared = dict(zip(names, prepared))
+    for mod in prepared.values():
+        mod.train()
+    params = [p for mod in prepared.values() for p in mod.parameters() if p.requires_grad]
+    world, rank = accelerator.num_processes, accelerator.process_index
+    with _progress(console if accelerator.is_main_process else None) as progress:
+        bar = progress.add_task("training", total=cfg.steps, completed=start, loss=float("nan"))
+        for step in range(start, cfg.steps):
+            total = torch.zeros((), device=accelerator.device)
+            for micro in range(cfg.grad_accum):
+                k = parallel.micro_batch_index(step, rank, micro, world, cfg.grad_accum)
+                idx = batch_indices(k, cfg.batch_size, len(rows), cfg.seed)
+                torch.manual_seed(micro_batch_seed(cfg.seed, k))
+                with _no_sync(accelerator, prepared.values(), micro + 1 < cfg.grad_accum):
+                    loss = loss_fn([rows[i] for i in idx], prepared) / cfg.grad_accum
+                    accelerator.backward(loss)
+                total += loss.detach().float()
+            accelerator.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append((step + 1, float(accelerator.reduce(total, "mean"))))  # every rank: a collective
+            progress.update(bar, advance=1, loss=_recent(losses, cfg.log_every))
+            if ckpt is not None and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 \
+                    and step + 1 < cfg.steps and accelerator.is_main_process:
+                save_checkpoint(ckpt, modules, optimizer, scheduler, step + 1, losses)
+    for name, mod in prepared.items():  # back to the plain module (accelerate's wrappers and autocast patch off)
+        modules[name] = accelerator.unwrap_model(mod, keep_fp32_wrapper=False)
+        modules[name].eval()
+    if output and accelerator.is_main_process:  # the whole curve, resumed steps included (tests compare these)
+        from calib_eval.results import write_json_atomic
+
+        write_json_atomic(Path(output) / LOSSES, [[step, loss] for step, loss in losses])
+    accelerator.wait_for_everyone()
+    return LoopResult(cfg.steps, start, losses)
+
+
+def _resume(ckpt: Path | None, cfg, modules, optimizer, scheduler, console) -> tuple[int, list]:
     if cfg.resume and ckpt is not None and ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
         load_trainable_state(modules, state["params"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        start, losses = int(state["step"]), list(state["losses"])
+        start = int(state["step"])
         _say(console, f"resuming from checkpoint step {start}/{cfg.steps}")
-    elif cfg.resume:
+        return start, [tuple(x) for x in state["losses"]]
+    if cfg.resume:
         _say(console, "no checkpoint found; starting from step 0")
-    for mod in modules.values():
-        mod.train()
-    params = [p for g in param_groups for p in g["params"]]
-    with _progress(console) as progress:
-        bar = progress.add_task("training", total=cfg.steps, completed=start, loss=float("nan"))
-        for step in range(start, cfg.steps):
-            total = 0.0
-            for micro in range(cfg.grad_accum):
-                idx = batch_indices(step * cfg.grad_accum + micro, cfg.batch_size, len(rows), cfg.seed)
-                with autocast(device):
-                    loss = loss_fn([rows[i] for i in idx]) / cfg.grad_accum
-                loss.backward()
-                total += float(loss.detach())
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append((step + 1, total))
-            progress.update(bar, advance=1, loss=_recent(losses, cfg.log_every))
-            if ckpt is not None and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 \
-                    and step + 1 < cfg.steps:
-                save_checkpoint(ckpt, modules, optimizer, scheduler, step + 1, losses)
-    for mod in modules.values():
-        mod.eval()
-    return LoopResult(cfg.steps, start, losses)
+    return 0, []
+
+
+def _no_sync(accelerator, modules, skip: bool):
+    """Accumulating micro-batches exchange no gradients; the step's last one exchanges the sum once."""
+    stack = contextlib.ExitStack()
+    if skip:
+        for mod in modules:
+            stack.enter_context(accelerator.no_sync(mod))
+    return stack
 
 
 def _recent(losses, n: int) -> float:

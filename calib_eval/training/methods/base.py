@@ -18,6 +18,7 @@ class TrainContext:
     holdout: list  # GradedExample rows for the card's held-out metrics
     output: Path | None  # adapter folder (checkpoints go under it)
     console: Any = None
+    accelerator: Any = None  # accelerate.Accelerator of this run (None: a single-process one is made)
 
     @property
     def device(self) -> str:

@@ -18,6 +18,7 @@ from calib_eval.training.lora import train_lora
 from calib_eval.training.methods.base import TRAINERS, TrainContext, TrainOutcome, final_loss, holdout_metrics
 from calib_eval.training.methods.baselines import compare_to_baselines, untrained_scores
 from calib_eval.training.methods.readout import query_p_yes
+from calib_eval.training.parallel import unwrap
 from calib_eval.training.sequences import collate, query_seq, span_positions
 
 
@@ -71,8 +72,9 @@ def answer_divergence(model, batch, tuned_logits, kind: str, positions: torch.Te
     if not len(positions):
         return tuned_logits.new_zeros(())
     width = int(positions.max()) + 1  # the frozen pass needs tokens 0..width-1 only
-    with torch.no_grad(), model.disable_adapter():
-        frozen = model(input_ids=batch.ids[:, :width], attention_mask=batch.mask[:, :width],
+    peft_model = unwrap(model)  # a data-parallel wrapper has no disable_adapter; no grad: no sync to skip
+    with torch.no_grad(), peft_model.disable_adapter():
+        frozen = peft_model(input_ids=batch.ids[:, :width], attention_mask=batch.mask[:, :width],
                        logits_to_keep=positions).logits
     return losses.divergence(kind, tuned_logits, frozen, batch.span_mask[:, positions])
 

@@ -35,10 +35,9 @@ class LoraProbe:
         model = add_lora(ctx.loaded.model, cfg)
         ctx.loaded.model = model
         head = ProbeHead(model.config.hidden_size, cfg.head_hidden).to(ctx.device)
-        groups = [{"params": [p for p in model.parameters() if p.requires_grad]},
-                  {"params": list(head.parameters()), "lr": cfg.head_lr}]
-        result = train_loop(ctx.train, lambda rows: head_loss(model, head, tok, rows, ctx.device),
-                            {"model": model, "head": head}, groups, cfg, ctx.output, ctx.device, ctx.console)
+        result = train_loop(ctx.train, lambda rows, mods: head_loss(mods["model"], mods["head"], tok, rows, ctx.device),
+                            {"model": model, "head": head}, cfg, ctx.output, ctx.accelerator, ctx.console,
+                            lrs={"head": cfg.head_lr})
         model.eval(), head.eval()
         with torch.no_grad():
             scores = head.p_correct(query_hidden(model, tok, ctx.holdout).to(ctx.device)).tolist() \

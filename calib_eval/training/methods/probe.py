@@ -31,12 +31,12 @@ class Probe:
         labels = torch.tensor([int(g.correct) for g in ctx.train], device=ctx.device)
         head = ProbeHead(feats.shape[1], cfg.head_hidden).to(ctx.device)
 
-        def loss_fn(idx_rows):
+        def loss_fn(idx_rows, mods):
             idx = torch.tensor(idx_rows, device=ctx.device)
-            return F.cross_entropy(head(feats[idx]), labels[idx])
+            return F.cross_entropy(mods["head"](feats[idx]), labels[idx])
 
-        result = train_loop(list(range(len(ctx.train))), loss_fn, {"head": head},
-                            [{"params": list(head.parameters())}], cfg, ctx.output, ctx.device, ctx.console)
+        result = train_loop(list(range(len(ctx.train))), loss_fn, {"head": head}, cfg, ctx.output,
+                            ctx.accelerator, ctx.console)
         head.eval()
         with torch.no_grad():
             hold = query_hidden(model, tok, ctx.holdout).to(ctx.device) if ctx.holdout else None

@@ -90,9 +90,8 @@ class _Sft:
         seqs = self.build(ctx)
         model = add_lora(ctx.loaded.model, cfg)
         ctx.loaded.model = model
-        params = [p for p in model.parameters() if p.requires_grad]
-        result = train_loop(seqs, lambda rows: sft_loss(model, tok, rows, ctx.device), {"model": model},
-                            [{"params": params}], cfg, ctx.output, ctx.device, ctx.console)
+        result = train_loop(seqs, lambda rows, mods: sft_loss(mods["model"], tok, rows, ctx.device),
+                            {"model": model}, cfg, ctx.output, ctx.accelerator, ctx.console)
         model.eval()
         return TrainOutcome(model, None, result.steps, result.resumed_from, final_loss(result.losses),
                             card={"sft_examples": len(seqs)})
