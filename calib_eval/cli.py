@@ -49,6 +49,7 @@ def _add_placement(p, d) -> None:
 
 def _add_run(sub) -> None:
     from calib_eval.runner.config import RunConfig
+    from calib_eval.scorers.base import LORA_PROMPT_MODES
 
     d = RunConfig()
     p = sub.add_parser("run", help="evaluate a model on calibration tasks with uncertainty scorers")
@@ -69,6 +70,9 @@ def _add_run(sub) -> None:
     p.add_argument("--verbalized-fallback", type=float, default=d.scorer.verbalized_fallback)
     p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
                    help="sampling family: 'grader', 'judge' (the model asked) or 'nli:<hub id or folder>'")
+    p.add_argument("--lora-prompt-mode", default=d.scorer.lora_prompt_mode, choices=LORA_PROMPT_MODES,
+                   help="paper: base model answers, adapter re-reads (Kapoor et al.); shared-cache: adapter "
+                        "answers and the query extends its cache (cheaper; answers may differ)")
     _add_abstain(p, d)
     p.add_argument("--judge", default=d.judge, metavar="MODEL",
                    help="also have MODEL judge each open answer; results record its agreement with the grader")
@@ -94,7 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         data_root=args.data_root, bootstrap=args.bootstrap,
         abstain_alpha=args.abstain_alpha, abstain_delta=args.abstain_delta, judge=args.judge,
         scorer=replace(base.scorer, sampling_k=args.sampling_k, verbalized_fallback=args.verbalized_fallback,
-                       semantic_equivalence=args.semantic_equivalence, sampling_temperature=args.sampling_temperature),
+                       semantic_equivalence=args.semantic_equivalence, sampling_temperature=args.sampling_temperature,
+                       lora_prompt_mode=args.lora_prompt_mode),
     )
     run(config)
     return 0

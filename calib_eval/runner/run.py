@@ -99,7 +99,7 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
     examples = load_task_examples(spec, config.limit, config.data_root)
     out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
     signature = {"model": loaded.source, "fingerprint": loaded.fingerprint, "scorers": sorted(scorers),
-                 "adapters": dict(sorted(config.adapters.items())), "scorer_config": dataclasses.asdict(config.scorer)}
+                 "adapters": dict(sorted(config.adapters.items())), "scorer_config": config.scorer.signature()}
     cache = ItemCache(out_dir / shard.cache_name(), signature, _default_signature())
     resumed = {**_rows_of_other_shards(out_dir, shard, signature), **cache.rows}
     relabelled = relabelled_ids(spec, examples, resumed)
