@@ -24,6 +24,10 @@ class ConfigError(CalibEvalError, ValueError):
     """A setting out of range (e.g. limit 0): the CLI prints one line, code may still catch ValueError."""
 
 
+class PluginError(CalibEvalError):
+    """An installed plugin (entry point) failed to load, has the wrong type or clashes on a name."""
+
+
 class ModelError(CalibEvalError):
     """Model could not be loaded, or an adapter does not fit the model."""
 

@@ -16,6 +16,7 @@ from typing import Callable
 
 from calib_eval import prompts
 from calib_eval.errors import unknown_name
+from calib_eval.registry import Registry
 from calib_eval.types import Example
 
 
@@ -109,29 +110,47 @@ def _choice_words(example: Example) -> list[str]:
     return [f" {c}" for c in example.choices]
 
 
-TASKS: dict[str, TaskSpec] = {
-    spec.name: spec
-    for spec in (
-        TaskSpec("mmlu_oe_calib", "mmlu", "test", "generate",
-                 "MMLU open-ended, 57 subjects pooled, 5 dev shots (Kapoor et al.)",
-                 build_prefix=_mmlu_oe_prefix, grader=_grade_open_against_choice_text, keep=_open_gradable),
-        TaskSpec("mmlu_mc_calib", "mmlu", "test", "choice",
-                 "MMLU multiple choice, 5 dev shots, max-softmax over A-D",
-                 build_prefix=_mmlu_mc_prefix, build_suffix=prompts.mc_block),
-        TaskSpec("selfaware_calib", "selfaware", "all", "generate",
-                 "SelfAware: answerable vs unanswerable questions (abstaining is right on the latter)",
-                 build_prefix=_selfaware_prefix),
-        TaskSpec("bioasq_ood_calib", "bioasq", "all", "generate",
-                 "BioASQ 12b golden (yes/no, factoid, list, summary): biomedical OOD",
-                 build_prefix=_bio_prefix, max_new_tokens=48),
-        TaskSpec("pubmedqa_ood_calib", "pubmedqa", "all", "choice",
-                 "PubMedQA labelled: yes/no/maybe from the abstract",
-                 build_suffix=_pubmedqa_suffix, continuations=_choice_words),
-        TaskSpec("medqa_ood_calib", "medqa", "test", "choice",
-                 "MedQA USMLE 4 options: medical OOD",
-                 build_suffix=prompts.mc_block),
-    )
-}
+def check_task(name: str, obj) -> str | None:
+    """What keeps a plugin's object from being a task (None: nothing); the registry names the entry point."""
+    from calib_eval.data import DATASETS
+
+    if not isinstance(obj, TaskSpec):
+        return f"expected a calib_eval.task_specs.TaskSpec, got {type(obj).__name__}"
+    if obj.name != name:
+        return f"the TaskSpec is named {obj.name!r} but its entry point is {name!r}; make them equal"
+    if obj.mode not in ("generate", "choice"):
+        return f"mode must be 'generate' or 'choice', got {obj.mode!r}"
+    if obj.dataset not in DATASETS:
+        return (f"dataset {obj.dataset!r} is not a registered loader (calib_eval.data.DATASETS); register it "
+                "in the module that defines the spec, or use a built-in one")
+    return None
+
+
+# The built-in tasks, then any installed package's entry points in group "calib_eval.tasks"
+# (docs/plugins.md); the registry loads those on first lookup.
+TASKS: Registry[TaskSpec] = Registry("task", group="calib_eval.tasks", check=check_task)
+for _spec in (
+    TaskSpec("mmlu_oe_calib", "mmlu", "test", "generate",
+             "MMLU open-ended, 57 subjects pooled, 5 dev shots (Kapoor et al.)",
+             build_prefix=_mmlu_oe_prefix, grader=_grade_open_against_choice_text, keep=_open_gradable),
+    TaskSpec("mmlu_mc_calib", "mmlu", "test", "choice",
+             "MMLU multiple choice, 5 dev shots, max-softmax over A-D",
+             build_prefix=_mmlu_mc_prefix, build_suffix=prompts.mc_block),
+    TaskSpec("selfaware_calib", "selfaware", "all", "generate",
+             "SelfAware: answerable vs unanswerable questions (abstaining is right on the latter)",
+             build_prefix=_selfaware_prefix),
+    TaskSpec("bioasq_ood_calib", "bioasq", "all", "generate",
+             "BioASQ 12b golden (yes/no, factoid, list, summary): biomedical OOD",
+             build_prefix=_bio_prefix, max_new_tokens=48),
+    TaskSpec("pubmedqa_ood_calib", "pubmedqa", "all", "choice",
+             "PubMedQA labelled: yes/no/maybe from the abstract",
+             build_suffix=_pubmedqa_suffix, continuations=_choice_words),
+    TaskSpec("medqa_ood_calib", "medqa", "test", "choice",
+             "MedQA USMLE 4 options: medical OOD",
+             build_suffix=prompts.mc_block),
+):
+    TASKS.register(_spec.name)(_spec)
+del _spec
 
 
 def get_task(name: str) -> TaskSpec:

@@ -9,8 +9,11 @@ files, not a symlink: ``Path.glob("**")`` stops following symlinked folders
 from Python 3.13 on. A marker file says the folder is ours; uninstall removes
 exactly that folder and refuses to touch one without the marker.
 
+Tasks that installed plugins add (``calib_eval.tasks`` entry points) get a
+stub each too (:func:`plugin_stubs`); install again after adding a plugin.
+
 Without installing, ``lm_eval --include_path <this package's tasks folder>``
-works too (:func:`packaged_tasks_dir` prints where that is).
+works too (:func:`packaged_tasks_dir` prints where that is) for the packaged tasks.
 """
 from __future__ import annotations
 
@@ -90,17 +93,26 @@ def install_tasks(lm_eval_tasks: Path | None = None, source: Path | None = None)
         dest.mkdir(parents=True, exist_ok=True)
         # marker first: a half-written folder can still be uninstalled
         (dest / MARKER).write_text(json.dumps({"source": str(source)}, indent=2) + "\n", encoding="utf-8")
-        wanted = {p.name: p for p in task_yamls(source)}
+        # a JSON string is a valid double-quoted YAML scalar: safe for any path
+        wanted = {p.name: f"include: {json.dumps(str(p))}\n" for p in task_yamls(source)}
+        wanted.update(plugin_stubs())
         for stale in dest.glob("*.yaml"):
             if stale.name not in wanted:
                 stale.unlink()
-        for name, path in wanted.items():
-            # a JSON string is a valid double-quoted YAML scalar: safe for any path
-            (dest / name).write_text(f"{_HEADER}include: {json.dumps(str(path))}\n", encoding="utf-8")
+        for name, text in wanted.items():
+            (dest / name).write_text(_HEADER + text, encoding="utf-8")
     except PermissionError as e:
         raise CalibEvalError(f"Cannot write {dest} ({e.strerror}). Use `lm_eval --include_path {source}` "
                              "instead, or install into an environment you can write to.") from e
     return dest
+
+
+def plugin_stubs() -> dict[str, str]:
+    """File name -> stub YAML for each task an installed plugin adds (calib_eval.tasks entry points)."""
+    from calib_eval.harness.registered import plugin_stub
+    from calib_eval.task_specs import TASKS
+
+    return {f"{name}.yaml": plugin_stub(name) for name in TASKS.plugins()}
 
 
 def uninstall_tasks(lm_eval_tasks: Path | None = None) -> bool:

@@ -61,7 +61,42 @@ EXTENDED = ("calib_prr", "calib_auprc_err", "calib_auprc_correct", "calib_nll", 
 def _calib(conf: float, correct: bool) -> dict[str, Any]:
     pair = (float(conf), bool(correct))
     out = {"calib_acc": float(correct), "calib_ece": pair, "calib_auroc": pair, "calib_brier": pair}
-    return {**out, **dict.fromkeys(EXTENDED, pair)}
+    return {**out, **dict.fromkeys(EXTENDED, pair), **dict.fromkeys(plugin_metric_names(), pair)}
+
+
+def plugin_metric_names() -> list[str]:
+    """lm-eval names of the installed plugin metrics (calib_eval.metrics.registry): calib_<name>."""
+    from calib_eval.metrics.registry import METRICS
+
+    return [f"calib_{name}" for name in METRICS.names()]
+
+
+class PluginAggregation:
+    """lm-eval aggregation of one plugin metric over the (confidence, correct) pairs of all items.
+
+    The confidence is a probability (P(True) or the top option's softmax), so it
+    feeds metrics of either input kind. A class, not a lambda: lm-eval prints
+    every aggregation into its results config (``repr`` here).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, items: Sequence[Pair]) -> float:
+        from calib_eval.metrics.registry import METRICS
+
+        return float(METRICS.get(self.name).fn(*_arrays(items)))
+
+    def __repr__(self) -> str:
+        return f"calib_eval plugin metric {self.name!r}"
+
+
+def plugin_metric_list() -> list[dict[str, Any]]:
+    """metric_list entries for the installed plugin metrics, appended to every calib task's own."""
+    from calib_eval.metrics.registry import METRICS
+
+    return [{"metric": f"calib_{name}", "aggregation": PluginAggregation(name),
+             "higher_is_better": metric.higher_is_better} for name, metric in METRICS.items()]
 
 
 def process_generate(doc: dict, results: list) -> dict[str, Any]:

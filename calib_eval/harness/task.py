@@ -72,8 +72,12 @@ class _CalibTask(ConfigurableTask):
     """Accepts the YAML config as is: lm-eval passes the ``class`` key along, TaskConfig rejects it."""
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        from calib_eval.harness.scoring import plugin_metric_list
+
         check_lm_eval_version()
         config = {k: v for k, v in (config or {}).items() if k != "class"}
+        # installed calib_eval.metrics plugins: process_results emits them, so they need an aggregation
+        config["metric_list"] = [*(config.get("metric_list") or []), *plugin_metric_list()]
         super().__init__(config=config, **kwargs)
 
     def build_all_requests(self, **kwargs: Any) -> None:

@@ -18,9 +18,6 @@ _BASES = {"generate": "_calib_generate.yaml", "choice": "_calib_choice.yaml"}
 
 def lm_eval_config(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(mode, the config lm-eval's ConfigurableTask takes) for a task file's raw YAML config."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    from calib_eval.harness.install import packaged_tasks_dir
     from calib_eval.task_specs import get_task
 
     metadata = dict(config.get("metadata") or {})
@@ -29,9 +26,21 @@ def lm_eval_config(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         raise CalibEvalError(f"task {config.get('task')!r}: TaskFileTask needs the task file's path "
                              "(lm-eval's metadata.config_source); load the file with --include_path or by path")
     spec = get_task(str(source))  # parses, checks and registers the file under its name
+    return spec.mode, spec_config(spec, config, str(Path(source).resolve()))
+
+
+def spec_config(spec, config: dict[str, Any], docs_task: str) -> dict[str, Any]:
+    """The lm-eval config of a calib task `spec`: the packaged base of its mode, with the spec's stop,
+    answer budget and docs (``calib_docs(task=docs_task)``), and the task name, tags and metadata of
+    `config` (the stub or task file lm-eval read)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from calib_eval.harness.install import packaged_tasks_dir
+
+    metadata = dict(config.get("metadata") or {})
     base = load_yaml(packaged_tasks_dir() / _BASES[spec.mode], resolve_func=True)
     base.pop("class", None)
-    base.update(task=config["task"], dataset_kwargs={"task": str(Path(source).resolve())},
+    base.update(task=config["task"], dataset_kwargs={"task": docs_task},
                 metadata={**(base.get("metadata") or {}), **metadata})
     if spec.mode == "generate":
         base["generation_kwargs"] = {**base["generation_kwargs"], "until": list(spec.stop),
@@ -39,7 +48,7 @@ def lm_eval_config(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     for key in ("tag", "task_alias"):
         if key in config:
             base[key] = config[key]
-    return spec.mode, base
+    return base
 
 
 class TaskFileTask:

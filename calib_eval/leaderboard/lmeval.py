@@ -96,7 +96,7 @@ def _mode(task: str, payload: dict) -> str:
         return "choice" if output_type in _CHOICE_OUTPUT_TYPES else "generate"
     from calib_eval.task_specs import TASKS
 
-    spec = TASKS.get(task)
+    spec = TASKS.get(task, None)
     return spec.mode if spec is not None else "generate"
 
 

@@ -62,8 +62,19 @@ def extended_summary(score: Any, correct: Any, probability: Any = None, n_bins: 
     """
     s, y = score_inputs(score, correct)
     out: dict[str, Any] = {k: _entry(fn, (s, y), bootstrap, seed) for k, fn in _ranking_metrics(n_bins).items()}
-    if probability is None:
+    p = None if probability is None else probability_inputs(probability, y, "probability")[0]
+    plugins = _plugin_metrics(s, p, y, bootstrap, seed)
+    if plugins:  # only with a calib_eval.metrics plugin installed; the fixed keys stay as they are
+        out["plugin_metrics"] = plugins
+    if p is None:
         return {**out, **dict.fromkeys(PROBABILITY_KEYS)}
-    p, _ = probability_inputs(probability, y, "probability")
     out.update({k: _entry(fn, (p, y), bootstrap, seed) for k, fn in _probability_metrics(n_bins).items()})
     return out
+
+
+def _plugin_metrics(s: np.ndarray, p: np.ndarray | None, y: np.ndarray, bootstrap: int, seed: int) -> dict:
+    """Installed plugin metrics (calib_eval.metrics.registry), each on the input it declares; None without it."""
+    from calib_eval.metrics.registry import METRICS
+
+    return {name: (None if (values := s if m.input == "score" else p) is None
+                   else _entry(m.fn, (values, y), bootstrap, seed)) for name, m in METRICS.items()}
