@@ -28,13 +28,14 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy.optimize import brentq
 
 from calib_eval.metrics._validation import probability_inputs
 
 SIGMA_MIN = 1e-4  # bandwidth floor: a (near) perfectly calibrated input gets sigma* here
 GRID_PER_SIGMA = 40  # grid points per unit of sigma
 MIN_GRID = 513
-BISECTIONS = 24  # sigma* to ~6e-8
+SIGMA_TOL = 6e-8  # sigma* to within this
 
 
 def _grid_size(sigma: float) -> int:
@@ -65,17 +66,21 @@ def _smece_at(f: np.ndarray, residual: np.ndarray, sigma: float) -> float:
 
 
 def _fixed_point(f: np.ndarray, residual: np.ndarray) -> float:
-    """sigma* with smECE_sigma* = sigma*, by bisection on the decreasing gap smECE_sigma - sigma."""
-    lo, hi = SIGMA_MIN, 1.0  # lo is never evaluated: its grid is the largest; an input that
-    if _smece_at(f, residual, hi) >= hi:  # calibrated ends at lo by bisection alone
-        return hi
-    for _ in range(BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        if _smece_at(f, residual, mid) > mid:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
+    """sigma* with smECE_sigma* = sigma*: the root of the decreasing gap smECE_sigma - sigma.
+
+    smECE_sigma decreases in sigma, so sigma* = smECE_sigma* >= smECE_1: the
+    gap is >= 0 at sigma = smECE_1 and < 0 at 1, a bracket Brent's method
+    closes in ~8 evaluations where bisection took 25 (the bootstrap calls this
+    a thousand times per scorer).
+    """
+    gap_at_one = _smece_at(f, residual, 1.0) - 1.0
+    if gap_at_one >= 0:
+        return 1.0
+    lo = max(SIGMA_MIN, gap_at_one + 1.0)
+    gap_at_lo = _smece_at(f, residual, lo) - lo
+    if gap_at_lo <= 0:
+        return lo  # (near) perfectly calibrated: sigma* at the floor
+    return float(brentq(lambda sigma: _smece_at(f, residual, sigma) - sigma, lo, 1.0, xtol=SIGMA_TOL, rtol=1e-10))
 
 
 def smooth_ece_bandwidth(confidence: Any, correct: Any) -> float:
