@@ -3,6 +3,7 @@
     <output>/adapter_config.json, adapter_model.safetensors   (PEFT, when the method has a LoRA)
     <output>/probe_head.safetensors                           (when it has a probe head)
     <output>/heldout_scores.jsonl                             (per held-out item: id, correct, scores)
+    <output>/train_losses.json                                (the loss curve, one [step, loss] per step)
     <output>/calib_card.json                                  (what the runner reads)
 """
 from __future__ import annotations
