@@ -53,10 +53,12 @@ def _add_run(sub) -> None:
 
     d = RunConfig()
     p = sub.add_parser("run", help="evaluate a model on calibration tasks with uncertainty scorers")
-    p.add_argument("--model", default=d.model, help="zoo name (default, gemma3-270m), HF folder or hub id")
+    p.add_argument("--model", default=d.model, help="zoo name (default, gemma3-270m), HF folder or hub id, or a "
+                   "model server: openai-completions:http://HOST:PORT/v1#SERVED_NAME (key in $CALIB_EVAL_API_KEY)")
     p.add_argument("--tasks", type=_csv, default=d.tasks, help="comma-separated task names")
     p.add_argument("--scorers", type=_csv, default=d.scorers, help="comma-separated scorer names")
     p.add_argument("--adapter", action="append", metavar="SCORER=PATH", help="trained adapter for a scorer")
+    _add_server(p, d.server)
     p.add_argument("--limit", type=_positive_int, default=d.limit, help="first N items of each task's fixed order")
     p.add_argument("--output", default=d.output, help="output folder (results.json + items.jsonl per task)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -78,6 +80,23 @@ def _add_run(sub) -> None:
                    help="also have MODEL judge each open answer; results record its agreement with the grader")
 
 
+def _add_server(p, d) -> None:
+    """Model-server flags (calib_eval.engines.spec.ServerConfig); ignored for in-process models."""
+    p.add_argument("--request-timeout", type=float, default=d.timeout_s, help="model server: seconds per request")
+    p.add_argument("--max-retries", type=int, default=d.max_retries,
+                   help="model server: retries on HTTP 429/5xx and dropped connections (exponential backoff)")
+    p.add_argument("--concurrency", type=int, default=d.concurrency, help="model server: requests in flight")
+    p.add_argument("--top-logprobs", type=int, default=d.top_logprobs,
+                   help="model server: next-token alternatives asked for (P(True), entropy); OpenAI's API allows 5")
+
+
+def _server_config(args):
+    from calib_eval.engines.spec import ServerConfig
+
+    return ServerConfig(timeout_s=args.request_timeout, max_retries=args.max_retries,
+                        concurrency=args.concurrency, top_logprobs=args.top_logprobs)
+
+
 def _add_abstain(p, d) -> None:
     p.add_argument("--abstain-alpha", type=float, default=d.abstain_alpha,
                    help="conformal abstention: target error rate among answered items (off unless given)")
@@ -97,6 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         device_map=args.device_map, max_memory=args.max_memory, quantize=args.quantize,
         data_root=args.data_root, bootstrap=args.bootstrap,
         abstain_alpha=args.abstain_alpha, abstain_delta=args.abstain_delta, judge=args.judge,
+        server=_server_config(args),
         scorer=replace(base.scorer, sampling_k=args.sampling_k, verbalized_fallback=args.verbalized_fallback,
                        semantic_equivalence=args.semantic_equivalence, sampling_temperature=args.sampling_temperature,
                        lora_prompt_mode=args.lora_prompt_mode),

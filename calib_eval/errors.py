@@ -42,3 +42,7 @@ def unknown_name(kind: str, name: str, known: Iterable[str]) -> UnknownNameError
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return UnknownNameError(f"Unknown {kind} {name!r}.{hint} Known {kind}s: {', '.join(known)}.")
+
+
+class ServerError(ModelError):
+    """A model server (OpenAI-compatible engine) is unreachable, refuses, or keeps failing after retries."""

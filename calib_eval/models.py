@@ -33,6 +33,9 @@ class LoadedModel:
 
 def resolve_model_source(name: str) -> str:
     """Map a user-facing model name to a folder or hub id."""
+    if name.startswith("openai-completions:"):  # calib_eval.engines: no weights here to load
+        raise ModelError(f"{name!r} is a model server: `calib-eval run --model {name}` evaluates it; this step "
+                         f"needs the weights in process (a zoo name, Hugging Face folder or hub id)")
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser().resolve())
     if name in model_zoo.ALIASES or name in model_zoo.ZOO:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from calib_eval.engines.spec import ServerConfig
 from calib_eval.errors import ConfigError
 from calib_eval.models import DTYPES
 from calib_eval.scorers.base import ScorerConfig
@@ -32,6 +33,7 @@ class RunConfig:
     abstain_delta: float = 0.1
     judge: str | None = None  # a model that judges each open answer; its agreement with the grader is recorded
     scorer: ScorerConfig = field(default_factory=ScorerConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)  # --model openai-completions:URL (calib_eval.engines)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from calib_eval.engines import batch_loop, engine_notes, is_server_model, open_for_run
 from calib_eval.errors import CalibEvalError, unknown_name
 from calib_eval.inference.batching import length_sorted_batches
 from calib_eval.inference.state import encode_prefix
@@ -51,11 +52,15 @@ def run(config: RunConfig, console: Console | None = None) -> list[Path]:
 
     console = console or Console()
     validate(config)
+    loaded = None
+    if is_server_model(config.model):  # an OpenAI-compatible server answers (calib_eval.engines)
+        config, loaded = open_for_run(config, console)
     for task in config.tasks:  # fail on bad names before spending minutes loading
         resolve_scorers(config.scorers, config.adapters, get_task(task).mode)
     shard = current_shard()
-    loaded = load_model(config.model, shard.device(config.device), config.dtype, config.placement,
-                        shard.max_memory(config.placement))
+    if loaded is None:
+        loaded = load_model(config.model, shard.device(config.device), config.dtype, config.placement,
+                            shard.max_memory(config.placement))
     adapters = AdapterSet.load(loaded, config.adapters) if config.adapters else None
     written = []
     for task in config.tasks:
@@ -112,7 +117,7 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
     extra: dict = {}
     with _progress(console) as progress:
         bar = progress.add_task(f"{task}", total=len(mine), completed=len(mine) - len(todo))
-        for batch, outcome in answered_batches(loaded, spec, examples, todo, scorers, adapters, config):
+        for batch, outcome in batch_loop(loaded)(loaded, spec, examples, todo, scorers, adapters, config):
             cache.append(outcome.rows)
             timings["generation_s"] += outcome.generation_s
             for name, seconds in outcome.scoring_s.items():
@@ -127,6 +132,7 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
     run_config = {**dataclasses.asdict(config), "tasks": [task]}
     payload = build_payload(task, loaded, run_config, rows, scorers, adapters, timings, extra,
                             config.n_bins, config.bootstrap)
+    payload.update(engine_notes(loaded))  # a model server: its URL, capabilities, skipped scorers
     if config.judge and spec.mode == "generate":  # calib_eval.judge: an LLM judge beside the rule grader
         payload["extra"] = report_for_run(config, loaded, rows)
     write_jsonl_atomic(out_dir / "items.jsonl", rows)

@@ -1,0 +1,110 @@
+"""What the server engine computes for scorers, from completions and their log-probs.
+
+Each op reads the same quantity the in-process scorer reads, only through
+the server: the greedy answer's token log-probs (perplexity) and top-k
+entropies (UA-CLM), the next-token log-probs of " i"/" ii" after the
+uncertainty query (P(True)), a short greedy reply (verbalized), and k
+sampled answers (the sampling family). Prompts are text; the server
+tokenizes them whole.
+"""
+from __future__ import annotations
+
+import math
+
+from calib_eval import prompts
+from calib_eval.engines.completions import Completion
+from calib_eval.scorers.samples import SampleSet
+from calib_eval.scorers.verbalized import parse_confidence
+
+
+def greedy(engine, texts: list[str], max_tokens: int, stop, logprobs: bool) -> list[Completion]:
+    """Greedy completions, cut as the in-process decoder cuts: no stop token, no trailing blanks."""
+    params = {"max_tokens": max_tokens, "temperature": 0.0, "stop": list(stop)}
+    if logprobs:
+        params["logprobs"] = engine.config.top_logprobs
+    return [c[0].kept(c[0].text.rstrip()) for c in engine.complete(texts, **params)]
+
+
+def perplexity_scores(batch) -> list[float]:
+    return [math.exp(sum(lp) / len(lp)) if lp else 0.0 for lp in (g.generation.token_logprobs for g in batch.items)]
+
+
+def entropy_scores(batch) -> list[float]:
+    how = batch.config.entropy_reduce
+    # an empty answer gets the largest entropy the top-k estimate can give
+    floor = -math.log(batch.model.config.top_logprobs + 1)
+    out = []
+    for g in batch.items:
+        e = g.generation.token_entropies
+        out.append((-(sum(e) / len(e)) if how == "mean" else -max(e)) if e else floor)
+    return out
+
+
+def answered_prompts(batch, query: str) -> list[str]:
+    return [g.generation.prompt + g.generation.answer + query for g in batch.items]
+
+
+def ptrue_scores(batch) -> list[float]:
+    """Two-way softmax over log p(" i") and log p(" ii") among the returned top-k.
+
+    A token missing from the top k gets the k-th log-prob (an upper bound);
+    how often that happened is recorded, since it makes the score approximate.
+    """
+    replies = batch.model.complete(answered_prompts(batch, prompts.UNCERTAINTY_QUERY), max_tokens=1,
+                                   temperature=0.0, logprobs=batch.model.config.top_logprobs)
+    info = batch.extra.setdefault("zero_shot_classifier", {"bounded_from_top_k": 0})
+    out = []
+    for choices in replies:
+        c = choices[0]
+        top = dict(c.top[0]) if c.top else {}
+        if c.tokens and c.logprobs:
+            top.setdefault(c.tokens[0], c.logprobs[0])
+        floor = min(top.values()) if top else 0.0
+        no, yes = top.get(prompts.QUERY_NO), top.get(prompts.QUERY_YES)
+        if no is None or yes is None:
+            info["bounded_from_top_k"] += 1
+        no, yes = floor if no is None else no, floor if yes is None else yes
+        out.append(1.0 / (1.0 + math.exp(no - yes)))
+    return out
+
+
+def verbalized_scores(batch) -> list[float]:
+    cfg = batch.config
+    replies = greedy(batch.model, answered_prompts(batch, prompts.VERBALIZED_QUERY),
+                     cfg.verbalized_max_tokens, ("\n",), logprobs=False)
+    failures = batch.extra.setdefault("verbalized", {"parse_failures": 0, "examples": []})
+    out = []
+    for reply in replies:
+        value = parse_confidence(reply.text)
+        if value is None:
+            failures["parse_failures"] += 1
+            if len(failures["examples"]) < 5:
+                failures["examples"].append(reply.text)
+        out.append(cfg.verbalized_fallback if value is None else value)
+    return out
+
+
+def remote_samples(batch) -> list[SampleSet]:
+    """k answers per item at the sampling temperature: one request with n=k where the server
+    allows it (vLLM, SGLang), else k requests with seeds seed..seed+k-1 (llama.cpp)."""
+    engine, cfg = batch.model, batch.config
+    k = cfg.sampling_k
+    params = {"max_tokens": batch.max_new_tokens, "temperature": cfg.sampling_temperature, "stop": list(batch.stop)}
+    if "token_logprobs" in engine.capabilities:
+        params["logprobs"] = 1
+    texts = [g.generation.prompt for g in batch.items]
+    if "n_choices" in engine.capabilities:
+        drawn = engine.complete(texts, n=k, seed=cfg.seed, **params)
+    else:
+        flat = engine.complete_bodies([{"prompt": t, "seed": cfg.seed + j, **params} for t in texts for j in range(k)])
+        drawn = [[c for reply in flat[i * k:(i + 1) * k] for c in reply] for i in range(len(texts))]
+    out = []
+    for choices in drawn:
+        kept = [c.kept(c.text.rstrip()) for c in choices[:k]]
+        out.append(SampleSet(tuple(c.text for c in kept), tuple(float(sum(c.logprobs)) for c in kept),
+                             tuple(len(c.tokens) for c in kept), cfg.sampling_temperature))
+    return out
+
+
+REMOTE_SCORES = {"perplexity": perplexity_scores, "ua_clm_entropy": entropy_scores,
+                 "zero_shot_classifier": ptrue_scores, "verbalized": verbalized_scores}
