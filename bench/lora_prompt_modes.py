@@ -61,9 +61,9 @@ def mode_pass(loaded, adapters, spec, examples, mode: str, args):
     return answered_batches(loaded, spec, examples, list(range(len(examples))), scorers, own, config)
 
 
-def measure_task(loaded, adapters, task: str, args) -> dict:
+def measure_task(loaded, adapters, task: str, limit: int, args) -> dict:
     spec = get_task(task)
-    examples = load_task_examples(spec, args.items, args.data_root)
+    examples = load_task_examples(spec, limit, args.data_root)
     passes = {m: mode_pass(loaded, adapters, spec, examples, m, args) for m in MODES}
     seconds = {m: [0.0, 0.0] for m in MODES}  # [wall, cpu]
     rows = {m: {} for m in MODES}
@@ -142,7 +142,7 @@ def _dci(r) -> str:
 def report(results: list[dict], comparisons: list[dict], args, command: str) -> str:
     lines = [f"Machine: {machine()}, shared with other jobs (ratios use process CPU seconds, "
              f"OMP_NUM_THREADS=1; wall beside). Model `{args.model}`, adapter `{args.adapter}`, "
-             f"batch {args.batch_size}, first {args.items} items of each task's fixed order, "
+             f"batch {args.batch_size}, first n items of each task's fixed order, "
              f"{args.bootstrap} bootstrap resamples. Command: `{command}`", "",
              f"Tolerance, fixed before measuring: shared-cache becomes the default only if on every task "
              f">= {MIN_SAME_ANSWERS:.0%} of greedy answers equal base generation's, AUROC(shared) - "
@@ -177,7 +177,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--adapter", required=True, help="calibration-tune adapter folder (lora_prompt)")
     parser.add_argument("--tasks", default="mmlu_oe_calib,bioasq_ood_calib")
-    parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--items", default="100", help="first N items per task, or one N per task: 50,100")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--n-bins", type=int, default=10)
@@ -188,14 +188,19 @@ def main(argv=None) -> int:
 
     loaded = load_model(args.model)
     adapters = AdapterSet.load(loaded, {"lora_prompt": args.adapter})
+    tasks = args.tasks.split(",")
+    limits = [int(n) for n in args.items.split(",")]
+    limits = limits * len(tasks) if len(limits) == 1 else limits
+    if len(limits) != len(tasks):
+        parser.error(f"--items gives {len(limits)} counts for {len(tasks)} tasks")
     results, comparisons = [], []
-    for task in args.tasks.split(","):
-        results.append(measure_task(loaded, adapters, task, args))
+    command = "python bench/lora_prompt_modes.py " + " ".join(sys.argv[1:])
+    for task, limit in zip(tasks, limits):
+        results.append(measure_task(loaded, adapters, task, limit, args))
         comparisons.append(compare(results[-1], args.n_bins, args.bootstrap))
         assert comparisons[-1]["same_paper"] == results[-1]["n"], "paper mode must answer as base generation"
-        print(f"{task}: {results[-1]['seconds']}", flush=True)
-    body = report(results, comparisons, args, "python bench/lora_prompt_modes.py " + " ".join(sys.argv[1:]))
-    print(body)
+        body = report(results, comparisons, args, command)  # after every task: a partial run still tells
+        print(f"{task}: {results[-1]['seconds']}\n{body}", flush=True)
     if not args.no_write:
         replace_section(Path(args.results), SECTION, "## lora_prompt modes\n\n" + body + "\n")
     return 0
