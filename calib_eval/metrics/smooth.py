@@ -68,19 +68,28 @@ def _smece_at(f: np.ndarray, residual: np.ndarray, sigma: float) -> float:
 def _fixed_point(f: np.ndarray, residual: np.ndarray) -> float:
     """sigma* with smECE_sigma* = sigma*: the root of the decreasing gap smECE_sigma - sigma.
 
-    smECE_sigma decreases in sigma, so sigma* = smECE_sigma* >= smECE_1: the
-    gap is >= 0 at sigma = smECE_1 and < 0 at 1, a bracket Brent's method
-    closes in ~8 evaluations where bisection took 25 (the bootstrap calls this
-    a thousand times per scorer).
+    Halve sigma from 1 until the gap turns non-negative, then close the bracket
+    [sigma, 2 sigma] with Brent's method: ~log2(1/sigma*) + 6 evaluations, all
+    at bandwidths >= sigma*/2 (small grids), where plain bisection from
+    [SIGMA_MIN, 1] took 25 (the bootstrap calls this a thousand times per scorer).
     """
-    gap_at_one = _smece_at(f, residual, 1.0) - 1.0
-    if gap_at_one >= 0:
+    def gap(sigma: float) -> float:
+        return _smece_at(f, residual, sigma) - sigma
+
+    hi, gap_hi = 1.0, gap(1.0)
+    if gap_hi >= 0:
         return 1.0
-    lo = max(SIGMA_MIN, gap_at_one + 1.0)
-    gap_at_lo = _smece_at(f, residual, lo) - lo
-    if gap_at_lo <= 0:
-        return lo  # (near) perfectly calibrated: sigma* at the floor
-    return float(brentq(lambda sigma: _smece_at(f, residual, sigma) - sigma, lo, 1.0, xtol=SIGMA_TOL, rtol=1e-10))
+    while True:
+        lo = max(SIGMA_MIN, hi / 2)
+        gap_lo = gap(lo)
+        if gap_lo >= 0:
+            break
+        if lo == SIGMA_MIN:
+            return SIGMA_MIN  # (near) perfectly calibrated: sigma* at the floor
+        hi = lo
+    if gap_lo == 0:
+        return lo
+    return float(brentq(gap, lo, hi, xtol=SIGMA_TOL, rtol=1e-10))
 
 
 def smooth_ece_bandwidth(confidence: Any, correct: Any) -> float:
