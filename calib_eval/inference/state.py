@@ -1,92 +1,176 @@
 """A batch of prompts encoded once, whose KV cache scorers extend.
 
-Layout of one row (left padding lives *between* the shared prefix and the
-per-item suffix, so the prefix cache can be reused as is):
+A row reads a stack of KV segments (`segments.py`), oldest first:
 
-    [shared prefix][pad pad][suffix tokens][answer tokens][masked stop/pad]
+    [shared prefix, 1 row][suffix: pad pad tokens, B rows][answer, query ... (the tail)]
 
-`mask` says which cached positions are real; position ids are counted over
-real tokens only, so a padded row sees exactly what an unpadded one would.
+The few-shot prefix is stored once for the whole batch, never copied per row;
+`fork(k)` for sampling freezes the prompt as a shared segment and gives the
+B*k rows only a tail of their own, so k samples cost k answers, not k prompts.
+`mask` says which cached positions are real; position ids count real tokens
+only, so a padded row sees exactly what an unpadded one would.
+
+Memory bound (keys + values of one batch, bytes), with N layers, H kv heads,
+D head dim, b bytes per element (4 fp32, 2 bf16), P prefix tokens, S the
+longest suffix, A the tokens a row appends after it (answer + longest query
+or verbalized reply), B rows, k samples drawn c at a time (c <= k), A_s the
+sampled answer length, and g(n) = max(n + 64, floor(3n / 2)) the room a
+tail is allocated with (`segments.grown_capacity`):
+
+    M <= 2 N H D b [ P + B g(S) + B g(S + A) + B c g(A_s) ]
+
+P once (the shared prefix), B g(S) the suffix buffer a checkpoint may keep
+alive after the tail grows past it, B g(S + A) the grown tail, B c g(A_s) the
+live sample rows. The copying engine this replaced held 2 N H D b B k (P + S
++ A_s) for sampling alone. `memory_bound_bytes` computes M;
+tests/engine/test_engine_memory.py checks a batch against it. Encoding adds,
+transiently, one row's batch-1 cache (P + S tokens).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import torch
 
-from calib_eval.inference.cache_arg import cache_of, with_cache
-from calib_eval.inference.growable import GrowableLayer, make_growable
+from calib_eval.inference.cache_arg import with_cache
+from calib_eval.inference.hf_adapter import (SegmentCache, cache_tensors, check_transformers, encode_rows_cache,
+                                             engine_attention)
+from calib_eval.inference.segments import Segment, Tail, grown_capacity
+
+
+def memory_bound_bytes(layers: int, kv_heads: int, head_dim: int, dtype_bytes: int, prefix: int, suffix: int,
+                       appended: int, batch: int, chunk: int = 0, sampled: int = 0) -> int:
+    """The docstring's M: KV-cache bytes one batch may hold."""
+    g = grown_capacity
+    tokens = prefix + batch * g(suffix) + batch * g(suffix + appended) + (batch * chunk * g(sampled) if chunk else 0)
+    return 2 * layers * kv_heads * head_dim * dtype_bytes * tokens
 
 
 @dataclass
 class PromptState:
     model: torch.nn.Module
-    cache: object  # transformers Cache
-    mask: torch.Tensor  # (B, L) long, 1 = real token in the cache
-    last_logits: torch.Tensor  # (B, V) next-token logits after the last real token
+    segments: tuple[Segment, ...]  # shared, read-only
+    tail: Tail | None  # this state's own rows; written in place while it owns them
+    tail_length: int
+    real_length: torch.Tensor  # (B,) long, real tokens in each row (the next position id)
+    last_logits: torch.Tensor | None  # (B, V) next-token logits after the last real token
     pad_id: int
     stats: dict = field(default_factory=lambda: {"forward_tokens": 0, "forward_calls": 0})
+    owner: object = field(default_factory=object)  # identity that may write `tail`
 
     @property
     def batch_size(self) -> int:
-        return self.mask.shape[0]
+        return self.real_length.shape[0]
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(B, L) long, 1 = real token, over every cached position (shared segments repeated per row)."""
+        parts = [s.mask.repeat_interleave(self.batch_size // s.rows, dim=0) for s in self._views()]
+        return torch.cat(parts, dim=1).long()
+
+    @property
+    def cache(self) -> SegmentCache:
+        """What the model sees: the segments, then the tail (read-only use: lengths, sizes)."""
+        return SegmentCache(self.segments, self.tail, self.tail_length, self.real_length[:, None])
+
+    def kv_storages(self) -> dict[int, int]:
+        """{address: bytes} of the distinct key/value storages this state reads, its tail's spare room included."""
+        views = self._views() + ((self.tail.view(self.tail.capacity),) if self.tail is not None else ())
+        tensors = itertools.chain.from_iterable(s.keys + s.values for s in views)
+        return {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+
+    def kv_bytes(self) -> int:
+        """Bytes of key/value storage this state holds (a shared prefix counts once)."""
+        return sum(self.kv_storages().values())
 
     def forward(self, token_rows: list[list[int]], keep: bool, hidden: bool = False):
         """Run `token_rows` (one list per row, any lengths) on top of the cache.
 
         Rows are right-padded; returns (logits (B, T, V), hidden (B, T, D) or
-        None, lengths). With keep=False the cache and mask are restored
-        afterwards, so several scorers can each extend the same state.
+        None, lengths). With keep=False the state is unchanged afterwards
+        (the tokens are written past its length and forgotten), so several
+        scorers can each extend the same state.
         """
         lengths = [len(r) for r in token_rows]
         width = max(lengths)
         if width == 0:
             raise ValueError("nothing to extend the prompt with")
-        device = self.mask.device
+        device = self.real_length.device
         ids = torch.full((self.batch_size, width), self.pad_id, dtype=torch.long, device=device)
         new_mask = torch.zeros((self.batch_size, width), dtype=torch.long, device=device)
         for row, tokens in enumerate(token_rows):
             ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
             new_mask[row, : len(tokens)] = 1
-        full_mask = torch.cat([self.mask, new_mask], dim=1)
-        positions = (full_mask.cumsum(dim=1) - 1).clamp(min=0)[:, -width:]
-        snapshot = None if keep else _snapshot(self.cache)
-        with torch.no_grad():
-            out = self.model(input_ids=ids, attention_mask=full_mask, position_ids=positions,
-                             **with_cache(self.cache), use_cache=True, output_hidden_states=hidden)
+        # pads after a row's tokens repeat its last position; they are masked for later tokens
+        positions = (self.real_length[:, None] + new_mask.cumsum(dim=1) - 1).clamp(min=0)
+        tail, start = self._room(width), self.tail_length
+        tail.mask[:, start:start + width] = new_mask.bool()
+        tail.positions[:, start:start + width] = positions
+        cache = SegmentCache(self.segments, tail, start, positions)
+        with torch.no_grad(), engine_attention(self.model):
+            out = self.model(input_ids=ids, position_ids=positions, **with_cache(cache), use_cache=True,
+                             output_hidden_states=hidden, shared_kv=cache)
         self.stats["forward_tokens"] += int(new_mask.sum())
         self.stats["forward_calls"] += 1
-        states = out.hidden_states[-1] if hidden else None
         if keep:
-            self.mask = full_mask
-            self.cache = cache_of(out)
+            self.tail_length += width
+            self.real_length = self.real_length + new_mask.sum(dim=1)
             last = torch.tensor(lengths, device=device) - 1
             self.last_logits = out.logits[torch.arange(self.batch_size, device=device), last]
-        else:
-            _restore(self.cache, snapshot)
-        return out.logits, states, lengths
+        return out.logits, out.hidden_states[-1] if hidden else None, lengths
 
     def checkpoint(self) -> tuple:
-        """Cheap snapshot (tensor references) to roll back to after a decode."""
-        return (_snapshot(self.cache), self.mask, self.last_logits)
+        """Cheap snapshot (references) to roll back to after a decode."""
+        if self.tail is not None:
+            self.tail.pinned = max(self.tail.pinned, self.tail_length)  # later writes go past it
+        return (self.segments, self.tail, self.tail_length, self.real_length, self.last_logits)
 
     def rollback(self, checkpoint: tuple) -> None:
-        snapshot, self.mask, self.last_logits = checkpoint
-        _restore(self.cache, snapshot)
+        """Back to a checkpoint (of this state, or of the one it was forked from)."""
+        self.segments, self.tail, self.tail_length, self.real_length, self.last_logits = checkpoint
 
     def fork(self, repeats: int = 1) -> "PromptState":
-        """An independent state sharing this one's tensors, each row repeated."""
-        cache = _shallow_cache_copy(self.cache)
-        if repeats > 1:
-            cache.batch_repeat_interleave(repeats)
-        return PromptState(self.model, cache, self.mask.repeat_interleave(repeats, dim=0),
-                           None if self.last_logits is None else self.last_logits.repeat_interleave(repeats, dim=0),
-                           self.pad_id, self.stats)
+        """An independent state reading this one's cache, each row repeated (item-major); nothing is copied."""
+        segments = self._views()
+        if self.tail is not None:
+            self.tail.pinned = max(self.tail.pinned, self.tail_length)
+        logits = None if self.last_logits is None else self.last_logits.repeat_interleave(repeats, dim=0)
+        return PromptState(self.model, segments, None, 0, self.real_length.repeat_interleave(repeats, dim=0),
+                           logits, self.pad_id, self.stats)
 
     def mask_tail(self, keep_last: list[int], appended: int) -> None:
         """Of the last `appended` cached positions, keep only the first keep_last[row] real."""
+        if appended == 0:
+            return
+        start = self.tail_length - appended
+        tail = self._room(0, rewrite_from=start)
+        removed = torch.zeros_like(self.real_length)
         for row, keep in enumerate(keep_last):
-            self.mask[row, self.mask.shape[1] - appended + keep :] = 0
+            hidden = tail.mask[row, start + keep:self.tail_length]
+            removed[row] = hidden.sum()
+            hidden.fill_(False)
+        self.real_length = self.real_length - removed  # a new tensor: checkpoints hold the old one
+
+    def _views(self) -> tuple[Segment, ...]:
+        own = (self.tail.view(self.tail_length),) if self.tail is not None and self.tail_length else ()
+        return self.segments + own
+
+    def _room(self, width: int, rewrite_from: int | None = None) -> Tail:
+        """The tail, writable from `rewrite_from` (default: its end) for `width` more positions.
+
+        A tail this state does not own, or whose positions a checkpoint or
+        fork has seen, is copied first (copy-on-write); the shared segments never are.
+        """
+        start = self.tail_length if rewrite_from is None else rewrite_from
+        if self.tail is not None and self.tail.writable(self.owner, start, self.tail_length + width - start):
+            return self.tail
+        like = [(s.keys[i], s.values[i]) for s in self._views()[-1:] for i in range(len(s.keys))]
+        grown = Tail(like, self.batch_size, grown_capacity(self.tail_length + width), self.owner)
+        if self.tail is not None and self.tail_length:
+            grown.copy_from(self.tail, self.tail_length)
+        self.tail = grown
+        return grown
 
 
 def answer_step_logits(state: PromptState, answer_rows: list[list[int]]) -> list[torch.Tensor]:
@@ -102,123 +186,62 @@ def answer_step_logits(state: PromptState, answer_rows: list[list[int]]) -> list
             for r, a in enumerate(answer_rows)]
 
 
-def _shallow_cache_copy(cache):
-    import copy
-
-    clone = copy.copy(cache)  # layers re-pointed, tensors shared until updated
-    clone.layers = [copy.copy(layer) for layer in cache.layers]
-    return clone
-
-
-def _snapshot(cache) -> list[dict]:
-    # Cache updates concatenate into new tensors, so holding references is
-    # enough to roll back; no copy of the (large) prefix keys and values.
-    return [dict(layer.__dict__) for layer in cache.layers]
-
-
-def _restore(cache, snapshot: list[dict]) -> None:
-    for layer, saved in zip(cache.layers, snapshot):
-        layer.__dict__.clear()
-        layer.__dict__.update(saved)
-
-
 def encode_batch(model, prefix_ids: list[int], suffix_rows: list[list[int]], pad_id: int,
-                 prefix_cache=None) -> PromptState:
-    """Encode prefix (or reuse its cache) + per-row suffixes, left-padded between.
+                 prefix_cache: Segment | None = None) -> PromptState:
+    """Encode prefix (or reuse its `encode_prefix` segment) + per-row suffixes, left-padded between.
 
-    Each row is encoded on its own (no padding, so attention needs no mask
-    and takes the memory-efficient kernel; padded 5-shot batches spent most of
-    their time and ~10 GB on masked attention over pads), then the rows'
-    keys/values are laid side by side for batched decoding. Models with
-    sliding-window layers (Gemma 3) are encoded as one padded batch instead.
+    Each row is encoded on its own against a batch-1 copy of the prefix (no
+    padding, so attention needs no mask and takes the model's memory-efficient
+    kernel; padded 5-shot batches spent most of their time and ~10 GB on
+    masked attention over pads); then the rows' suffix keys/values are laid
+    side by side, left-padded, in the batch's tail. The prefix stays one
+    shared 1-row segment.
     """
     if prefix_ids and prefix_cache is None:
         prefix_cache = encode_prefix(model, prefix_ids)
-    if not _all_full_attention(model):
-        return _encode_padded(model, prefix_ids, suffix_rows, pad_id, prefix_cache)
+    prefix = prefix_cache if prefix_ids else None
     device = next(model.parameters()).device
     rows_kv, last = [], []
     for row in suffix_rows:
-        cache = _shallow_cache_copy(prefix_cache) if prefix_ids else _new_cache(model)
         positions = torch.arange(len(prefix_ids), len(prefix_ids) + len(row), device=device)[None, :]
+        cache = encode_rows_cache(prefix)
         with torch.no_grad():
             out = model(input_ids=torch.tensor([row], device=device), position_ids=positions,
                         **with_cache(cache), use_cache=True, logits_to_keep=1)
-        rows_kv.append([(layer.keys, layer.values) for layer in cache_of(out).layers])
+        rows_kv.append([(k[:, :, len(prefix_ids):], v[:, :, len(prefix_ids):]) for k, v in cache_tensors(cache)])
         last.append(out.logits[0, -1])
-    cache, mask = _stack_rows(model, rows_kv, len(prefix_ids), [len(r) for r in suffix_rows], device)
-    state = PromptState(model, cache, mask, torch.stack(last), pad_id)
+    state = PromptState(model, (prefix,) if prefix else (), None, 0,
+                        torch.full((len(suffix_rows),), len(prefix_ids), dtype=torch.long, device=device),
+                        torch.stack(last), pad_id)
+    _lay_rows(state, rows_kv, [len(r) for r in suffix_rows])
     state.stats["forward_tokens"] += sum(len(r) for r in suffix_rows)
     state.stats["forward_calls"] += len(suffix_rows)
     return state
 
 
-def _new_cache(model):
-    from transformers import DynamicCache
-
-    return make_growable(DynamicCache(config=model.config))
-
-
-def _all_full_attention(model) -> bool:
-    from transformers.cache_utils import DynamicLayer
-
-    return all(type(layer) in (DynamicLayer, GrowableLayer) for layer in _new_cache(model).layers)
-
-
-def _stack_rows(model, rows_kv, prefix_len: int, lengths: list[int], device):
-    """Per-row (1, H, P+len, D) keys/values -> one left-padded (B, H, P+W, D) cache."""
-    width, batch = max(lengths), len(lengths)
-    cache = _new_cache(model)
-    for index, layer in enumerate(cache.layers):
-        parts = [row_kv[index] for row_kv in rows_kv]
-        k0, v0 = parts[0]
-        keys = k0.new_zeros((batch, k0.shape[1], prefix_len + width, k0.shape[-1]))
-        values = v0.new_zeros((batch, v0.shape[1], prefix_len + width, v0.shape[-1]))
-        for row, ((k, v), n) in enumerate(zip(parts, lengths)):
-            keys[row, :, :prefix_len] = k[0, :, :prefix_len]
-            values[row, :, :prefix_len] = v[0, :, :prefix_len]
-            keys[row, :, prefix_len + width - n :] = k[0, :, prefix_len:]
-            values[row, :, prefix_len + width - n :] = v[0, :, prefix_len:]
-        layer.lazy_initialization(keys, values)
-        layer.keys, layer.values = keys, values
-    pads = torch.tensor([width - n for n in lengths], device=device)
-    suffix_mask = (torch.arange(width, device=device)[None, :] >= pads[:, None]).long()
-    mask = torch.cat([torch.ones((batch, prefix_len), dtype=torch.long, device=device), suffix_mask], dim=1)
-    return cache, mask
+def _lay_rows(state: PromptState, rows_kv, lengths: list[int]) -> None:
+    """Per-row (1, H, len, D) suffix keys/values -> the state's left-padded (B, H, W, D) tail."""
+    width, prefix_len = max(lengths), int(state.real_length[0])
+    tail = Tail(rows_kv[0], len(lengths), grown_capacity(width), state.owner)
+    for row, (kv, n) in enumerate(zip(rows_kv, lengths)):
+        for layer, (k, v) in enumerate(kv):
+            tail.keys[layer][row, :, width - n:width] = k[0]
+            tail.values[layer][row, :, width - n:width] = v[0]
+        tail.mask[row, width - n:width] = True
+        tail.positions[row, width - n:width] = torch.arange(prefix_len, prefix_len + n, device=tail.mask.device)
+    state.tail, state.tail_length = tail, width
+    state.real_length = state.real_length + torch.tensor(lengths, device=state.real_length.device)
 
 
-def _encode_padded(model, prefix_ids, suffix_rows, pad_id, prefix_cache) -> PromptState:
-    device = next(model.parameters()).device
-    batch = len(suffix_rows)
-    if prefix_ids:
-        cache = _shallow_cache_copy(prefix_cache)
-        cache.batch_repeat_interleave(batch)
-        mask = torch.ones((batch, len(prefix_ids)), dtype=torch.long, device=device)
-    else:
-        cache = _new_cache(model)
-        mask = torch.zeros((batch, 0), dtype=torch.long, device=device)
-    width = max(len(r) for r in suffix_rows)
-    left_padded = [[pad_id] * (width - len(r)) + list(r) for r in suffix_rows]
-    ids = torch.tensor(left_padded, dtype=torch.long, device=device)
-    suffix_mask = (torch.arange(width, device=device)[None, :] >= torch.tensor(
-        [width - len(r) for r in suffix_rows], device=device)[:, None]).long()
-    full_mask = torch.cat([mask, suffix_mask], dim=1)
-    positions = (full_mask.cumsum(dim=1) - 1).clamp(min=0)[:, -width:]
-    with torch.no_grad():
-        # only the last position's logits are needed: full (B, L, V) logits of a
-        # 5-shot batch would take gigabytes (8 x 2000 x 49k floats = 3 GB)
-        out = model(input_ids=ids, attention_mask=full_mask, position_ids=positions,
-                    **with_cache(cache), use_cache=True, logits_to_keep=1)
-    state = PromptState(model, cache_of(out), full_mask, out.logits[:, -1, :], pad_id)
-    state.stats["forward_tokens"] += sum(len(r) for r in suffix_rows)
-    state.stats["forward_calls"] += 1
-    return state
-
-
-def encode_prefix(model, prefix_ids: list[int]):
-    """KV cache of a shared prefix, batch size 1 (computed once per prefix)."""
+def encode_prefix(model, prefix_ids: list[int]) -> Segment:
+    """The shared 1-row KV segment of a prefix (computed once per prefix, read by every batch using it)."""
+    check_transformers()
     device = next(model.parameters()).device
     ids = torch.tensor([prefix_ids], dtype=torch.long, device=device)
+    cache = encode_rows_cache(None)
     with torch.no_grad():
-        out = model(input_ids=ids, **with_cache(_new_cache(model)), use_cache=True, logits_to_keep=1)
-    return cache_of(out)
+        model(input_ids=ids, **with_cache(cache), use_cache=True, logits_to_keep=1)
+    kv = cache_tensors(cache)
+    n = len(prefix_ids)
+    mask = torch.ones((1, n), dtype=torch.bool, device=device)
+    return Segment(tuple(k for k, _ in kv), tuple(v for _, v in kv), mask, torch.arange(n, device=device)[None, :])

@@ -3,8 +3,12 @@
 They are drawn once per batch (`ScoringBatch.sampled()`), stored with the
 item in items.jsonl as ``row["samples"]`` (`SampleSet.to_json`), and read back
 by `calib-eval score`, so each method can be recomputed without generating
-again. The prompt is encoded once and its cache repeated k times: k samples
-cost k decodes of the answer, not k encodes of a 5-shot prompt.
+again. The prompt is encoded once and forked k times (`PromptState.fork`:
+the B*k sample rows read the prompt's keys/values, only their own answer
+tokens are new), so k samples cost k decodes of the answer, not k encodes or
+k copies of a 5-shot prompt. With `chunk` < k the rows are drawn c at a time,
+bounding the live sample rows at B*c (see the memory bound in
+calib_eval/inference/state.py); chunk = k draws them all at once.
 """
 from __future__ import annotations
 
@@ -44,8 +48,13 @@ class SampleSet:
                    tuple(int(n) for n in raw["n_tokens"]), float(raw["temperature"]))
 
 
-def draw_samples(batch) -> list[SampleSet]:
-    """k answers per item at the configured temperature, decoded as the greedy answer was."""
+def draw_samples(batch, chunk: int | None = None) -> list[SampleSet]:
+    """k answers per item at the configured temperature, decoded as the greedy answer was.
+
+    One generator (cfg.seed) serves every chunk, so chunk = k (the default)
+    gives the samples the run has always drawn; a smaller chunk draws as
+    valid but different ones.
+    """
     import torch
 
     from calib_eval.inference.decode import greedy_decode
@@ -54,10 +63,19 @@ def draw_samples(batch) -> list[SampleSet]:
         raise DataError("no stored samples for these items and no model to draw them with")
     cfg = batch.config
     k = cfg.sampling_k
-    state = batch.prompt_state().fork(repeats=k)  # (B*k) rows, item-major, shared prefix tensors
-    generator = torch.Generator(device=state.mask.device).manual_seed(cfg.seed)
-    out = greedy_decode(state, batch.model.tokenizer, batch.max_new_tokens, batch.stop,
-                        sample_temperature=cfg.sampling_temperature, generator=generator)
-    return [SampleSet(tuple(out.texts[i * k:(i + 1) * k]), tuple(out.sequence_logprobs[i * k:(i + 1) * k]),
-                      tuple(out.sequence_lengths[i * k:(i + 1) * k]), cfg.sampling_temperature)
-            for i in range(len(batch.items))]
+    chunk = k if chunk is None else chunk
+    if chunk < 1:
+        raise DataError(f"sampling chunk must be >= 1, got {chunk}")
+    prompt = batch.prompt_state()
+    generator = torch.Generator(device=prompt.real_length.device).manual_seed(cfg.seed)
+    drawn = [([], [], []) for _ in batch.items]
+    for done in range(0, k, chunk):
+        c = min(chunk, k - done)
+        state = prompt.fork(repeats=c)  # (B*c) rows, item-major, reading the prompt's keys/values
+        out = greedy_decode(state, batch.model.tokenizer, batch.max_new_tokens, batch.stop,
+                            sample_temperature=cfg.sampling_temperature, generator=generator)
+        for i, (texts, logprobs, lengths) in enumerate(drawn):
+            texts += out.texts[i * c:(i + 1) * c]
+            logprobs += out.sequence_logprobs[i * c:(i + 1) * c]
+            lengths += out.sequence_lengths[i * c:(i + 1) * c]
+    return [SampleSet(tuple(t), tuple(lp), tuple(n), cfg.sampling_temperature) for t, lp, n in drawn]
