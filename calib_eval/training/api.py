@@ -26,6 +26,7 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
         raise TrainingError(f"method {cfg.method!r} needs a {method.config_class.__name__}, got {type(cfg).__name__}")
     check_quantize(cfg)
     accelerator = parallel.make_accelerator(cfg.mixed_precision, cfg.device)
+    parallel.check_supported(accelerator, cfg)
     with accelerator.main_process_first():  # the main process clears/creates the folder before anyone reads it
         out = prepare_output(cfg.output, cfg.overwrite, cfg.resume) if accelerator.is_main_process \
             else Path(cfg.output)
@@ -34,21 +35,32 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
     fingerprint = loaded.fingerprint  # of the base, before any LoRA is attached
     with accelerator.main_process_first():  # one process generates and caches the graded set, the rest read it
         train_rows, holdout, data_card = graded_split(cfg, loaded, graded) if method.needs_graded else ([], [], {})
+    if parallel.is_sharded(accelerator):  # loaded into CPU RAM; FSDP puts the shards (and so the inputs) on the GPU
+        loaded.device = str(accelerator.device)
     seed_everything(cfg.seed)
     outcome = method().train(TrainContext(cfg, loaded, train_rows, holdout, out, console, accelerator))
     card = {"method": method.name, "scorer": method.scorer, "base_model": loaded.name, "base_source": loaded.source,
             "base_fingerprint": fingerprint, "steps": outcome.steps, "resumed_from": outcome.resumed_from,
             "final_train_loss": outcome.final_loss, "seed": cfg.seed, "heldout_metrics": outcome.metrics,
             "config": _plain(cfg), "calib_eval_version": __version__, **parallel.describe(accelerator),
+            "base_dtype": loaded.dtype, "base_quantization": base_quantization(loaded.model),
             "global_batch": cfg.batch_size * cfg.grad_accum * accelerator.num_processes,
             "train_seconds": round(time.perf_counter() - started, 1), **data_card, **outcome.card}
-    lora_state = accelerator.get_state_dict(outcome.peft_model) \
+    lora_state = parallel.gathered_trainable(outcome.peft_model) \
         if outcome.peft_model is not None and parallel.is_sharded(accelerator) else None  # collective
     if accelerator.is_main_process:
         write_heldout_scores(out, holdout, outcome.heldout_scores)
         write_adapter(out, card, outcome.peft_model, outcome.head, lora_state)
     accelerator.wait_for_everyone()
     return out
+
+
+def base_quantization(model) -> str | None:
+    """4bit / 8bit when the frozen base was loaded through bitsandbytes (QLoRA), else None."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if getattr(base, "is_loaded_in_4bit", False):
+        return "4bit"
+    return "8bit" if getattr(base, "is_loaded_in_8bit", False) else None
 
 
 def check_quantize(cfg) -> None:
@@ -62,13 +74,19 @@ def check_quantize(cfg) -> None:
 
 
 def load_for_training(cfg, accelerator):
-    """The base model on this process's device (a QLoRA base computes in bf16 under bf16 mixed precision)."""
+    """The base model on this process's device (a QLoRA base computes in bf16 under bf16 mixed precision).
+
+    Under FSDP every process loads the base into CPU RAM (in bf16 under bf16
+    mixed precision) and accelerate moves only its shard to the GPU.
+    """
     from calib_eval.models import load_model
     from calib_eval.runner.parallel import current_shard
+    from calib_eval.training.parallel import is_sharded
 
     placement = cfg.placement
-    dtype = "bfloat16" if cfg.quantize and accelerator.mixed_precision == "bf16" else "float32"
-    device = str(accelerator.device) if placement.is_default else cfg.device
+    bf16 = accelerator.mixed_precision == "bf16"
+    dtype = "bfloat16" if bf16 and (cfg.quantize or is_sharded(accelerator)) else "float32"
+    device = "cpu" if is_sharded(accelerator) else str(accelerator.device) if placement.is_default else cfg.device
     return load_model(cfg.model, device, dtype, placement, current_shard().max_memory(placement))
 
 

@@ -55,9 +55,26 @@ def make_accelerator(precision: str, device: str):
 
 
 def is_sharded(accelerator) -> bool:
+    """FSDP: each process holds a shard of the weights (DeepSpeed is refused, see check_supported)."""
     from accelerate.utils import DistributedType
 
-    return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    return accelerator.distributed_type == DistributedType.FSDP
+
+
+def check_supported(accelerator, cfg) -> None:
+    """Refuse, before any model loads, what the loop cannot do under this launcher."""
+    from accelerate.utils import DistributedType
+
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        raise TrainingError("the trainer does not run under DeepSpeed (the frozen reference pass and the held-out "
+                            "scoring call the model outside DeepSpeed's engine); use FSDP or data parallelism "
+                            "(docs/training-at-scale.md)")
+    if is_sharded(accelerator) and (cfg.resume or cfg.checkpoint_every):
+        raise TrainingError("checkpoints and --resume are not supported under FSDP yet; "
+                            "pass --checkpoint-every 0 (see docs/training-at-scale.md)")
+    if is_sharded(accelerator) and cfg.quantize:
+        raise TrainingError("--quantize (QLoRA) runs data parallel, one 4-bit copy per GPU, not under FSDP; "
+                            "launch with --multi_gpu instead (docs/training-at-scale.md)")
 
 
 def describe(accelerator) -> dict:
@@ -81,3 +98,8 @@ def unwrap(module):
 def full_tensor(param):
     """A parameter's whole value: FSDP2 holds DTensor shards (gathering is collective: every rank calls)."""
     return param.full_tensor() if hasattr(param, "full_tensor") else param
+
+
+def gathered_trainable(model) -> dict:
+    """name -> whole CPU tensor of every trainable parameter (the LoRA), gathered from the shards; collective."""
+    return {name: full_tensor(p).detach().cpu() for name, p in model.named_parameters() if p.requires_grad}

@@ -104,14 +104,12 @@ def train_loop(rows: Sequence, loss_fn: Callable[[list, dict], torch.Tensor], mo
         raise TrainingError("no training rows")
     accelerator = accelerator or parallel.make_accelerator("auto", "cpu")
     ckpt = Path(output) / CHECKPOINT if output else None
-    if parallel.is_sharded(accelerator) and (cfg.resume or cfg.checkpoint_every):
-        raise TrainingError("checkpoints and --resume are not supported under FSDP/DeepSpeed sharding yet; "
-                            "pass --checkpoint-every 0 (see docs/training-at-scale.md)")
-    groups = [{"params": [p for p in mod.parameters() if p.requires_grad], **({"lr": lrs[name]} if name in (lrs or {})
-                                                                              else {})} for name, mod in modules.items()]
+    parallel.check_supported(accelerator, cfg)
+    groups = [{"params": [p for p in mod.parameters() if p.requires_grad], "lr": (lrs or {}).get(name, cfg.lr)}
+              for name, mod in modules.items()]
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_lambda(cfg.steps, cfg.warmup_steps))
-    start, losses = _resume(ckpt, cfg, modules, optimizer, scheduler, console)
+    start, losses = _resume(ckpt, cfg, modules, optimizer, scheduler, console if accelerator.is_main_process else False)
     names = list(modules)
     *prepared, optimizer = accelerator.prepare(*modules.values(), optimizer)
     prepared = dict(zip(names, prepared))
@@ -180,7 +178,9 @@ def _recent(losses, n: int) -> float:
 
 
 def _say(console, text: str) -> None:
-    (console.print if console is not None else print)(text)
+    """To the console, to stdout without one, nowhere for False (processes other than the main one)."""
+    if console is not False:
+        (console.print if console is not None else print)(text)
 
 
 def _progress(console):

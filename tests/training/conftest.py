@@ -33,6 +33,12 @@ def build_tiny(tokenizer, seed: int = 0):
     return LlamaForCausalLM(config).eval()
 
 
+@pytest.fixture(scope="session")
+def tiny_builder():
+    """build_tiny for tests that save the model (a test module cannot import this conftest by name)."""
+    return build_tiny
+
+
 @pytest.fixture
 def make_loaded(tokenizer):
     """Factory: a fresh LoadedModel around a tiny random Llama (same seed = same weights)."""

@@ -36,7 +36,7 @@ SOURCES = ("arc_challenge", "boolq")
 
 
 @pytest.fixture(scope="module")
-def setup(tokenizer, data_root, tmp_path_factory):
+def setup(tokenizer, tiny_builder, data_root, tmp_path_factory):
     """A tiny Llama with the SmolLM2 tokenizer saved as a folder, and its graded set in a cache folder.
 
     The graded rows are written to the cache the trainer reads (a random model
@@ -45,10 +45,9 @@ def setup(tokenizer, data_root, tmp_path_factory):
     from calib_eval.inference.tokens import encode_text, prompt_ids
     from calib_eval.models import load_model
     from calib_eval.training.graded_data import GradedExample, cache_path, select_examples, training_question
-    from conftest import build_tiny
 
     root = tmp_path_factory.mktemp("dp")
-    build_tiny(tokenizer).save_pretrained(root / "model")
+    tiny_builder(tokenizer).save_pretrained(root / "model")
     tokenizer.save_pretrained(root / "model")
     fingerprint = load_model(str(root / "model"), "cpu", "float32").fingerprint
     examples = select_examples(SOURCES, 16, 0, data_root)

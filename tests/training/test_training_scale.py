@@ -36,6 +36,7 @@ def test_accumulation_reads_the_same_rows_as_one_big_batch(make_loaded, graded_r
         assert torch.allclose(lora_weights(accum)[name], w, atol=1e-5), name
     card = json.loads((accum / "calib_card.json").read_text())
     assert card["global_batch"] == 4 and card["num_processes"] == 1 and card["mixed_precision"] == "no"
+    assert card["base_dtype"] == "float32" and card["base_quantization"] is None
 
 
 def test_gradient_checkpointing_recomputes_and_trains_the_same(make_loaded, graded_rows, tmp_path, monkeypatch):
@@ -89,6 +90,33 @@ def test_4bit_base_without_bitsandbytes_or_gpu_fails_before_any_work(make_loaded
     assert not (tmp_path / "qlora").exists()
 
 
+def test_qlora_trains_a_lora_over_a_4bit_base(tokenizer, graded_rows, tmp_path):
+    """A bitsandbytes NF4 base gets a float32 LoRA (bitsandbytes 0.50 runs 4-bit on CPU); the base stays frozen."""
+    pytest.importorskip("bitsandbytes")
+    from transformers import BitsAndBytesConfig, LlamaConfig, LlamaForCausalLM
+
+    from calib_eval.models import LoadedModel
+
+    torch.manual_seed(0)  # hidden 128: bitsandbytes' CPU kernels quantize in blocks of 64 along the width
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=2, intermediate_size=256, tie_word_embeddings=True,
+                         pad_token_id=tokenizer.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "base")
+    nf4 = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32)
+    model = LlamaForCausalLM.from_pretrained(tmp_path / "base", quantization_config=nf4, device_map="cpu")
+    folder = train(small_cfg("calibration-tune", tmp_path / "qlora", steps=3),
+                   loaded=LoadedModel(model, tokenizer, "tiny-nf4", str(tmp_path / "base"), "cpu", "float32"),
+                   graded=graded_rows)
+    card = json.loads((folder / "calib_card.json").read_text())
+    assert card["base_quantization"] == "4bit"
+    assert all(loss == loss for loss in curve(folder))  # finite, not NaN
+    assert any(float(w.abs().max()) > 0 for n, w in lora_weights(folder).items() if "lora_B" in n)
+    assert all(w.dtype == torch.float32 for w in lora_weights(folder).values())
+    # the 4-bit base stayed frozen (bitsandbytes repacks its weights on the first CPU forward: compare no bytes)
+    frozen = [p for n, p in model.named_parameters() if "lora_" not in n]
+    assert frozen and all(not p.requires_grad and p.grad is None for p in frozen)
+
+
 def test_unknown_precision_and_quantization_are_refused():
     from calib_eval.errors import CalibEvalError
 
@@ -133,3 +161,24 @@ def test_micro_batches_of_all_processes_tile_the_one_process_step():
             got = sorted(micro_batch_index(step, r, m, world, accum) for r in range(world) for m in range(accum))
             want = [micro_batch_index(step, 0, m, 1, world * accum) for m in range(world * accum)]
             assert got == want
+
+
+def test_launchers_the_loop_cannot_serve_are_refused_up_front():
+    """FSDP without checkpoints is accepted; DeepSpeed, FSDP checkpoints and FSDP + QLoRA are clear errors."""
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+
+    from calib_eval.training import TrainingError
+    from calib_eval.training.parallel import check_supported
+
+    fsdp, ds = (SimpleNamespace(distributed_type=t) for t in (DistributedType.FSDP, DistributedType.DEEPSPEED))
+    check_supported(fsdp, small_cfg("calibration-tune", "x", checkpoint_every=0))
+    check_supported(SimpleNamespace(distributed_type=DistributedType.MULTI_GPU),
+                    small_cfg("calibration-tune", "x", checkpoint_every=10, quantize="4bit"))
+    with pytest.raises(TrainingError, match="DeepSpeed"):
+        check_supported(ds, small_cfg("calibration-tune", "x"))
+    with pytest.raises(TrainingError, match="--checkpoint-every 0"):
+        check_supported(fsdp, small_cfg("calibration-tune", "x", checkpoint_every=10))
+    with pytest.raises(TrainingError, match="QLoRA"):
+        check_supported(fsdp, small_cfg("calibration-tune", "x", checkpoint_every=0, quantize="4bit"))

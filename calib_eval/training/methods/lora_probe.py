@@ -35,11 +35,12 @@ class LoraProbe:
         model = add_lora(ctx.loaded.model, cfg)
         ctx.loaded.model = model
         head = ProbeHead(model.config.hidden_size, cfg.head_hidden).to(ctx.device)
+
         def loss_fn(rows, mods):
             return head_loss(mods["model"], mods["head"], tok, rows, ctx.device)
 
-        result = train_loop(ctx.train, loss_fn, {"model": model, "head": head}, cfg, ctx.output, ctx.accelerator, ctx.console,
-                            lrs={"head": cfg.head_lr})
+        result = train_loop(ctx.train, loss_fn, {"model": model, "head": head}, cfg, ctx.output, ctx.accelerator,
+                            ctx.console, lrs={"head": cfg.head_lr})
         model.eval(), head.eval()
         with torch.no_grad():
             scores = head.p_correct(query_hidden(model, tok, ctx.holdout).to(ctx.device)).tolist() \
