@@ -65,6 +65,11 @@ def check_supported(accelerator, cfg) -> None:
     """Refuse, before any model loads, what the loop cannot do under this launcher."""
     from accelerate.utils import DistributedType
 
+    if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" and not is_sharded(accelerator):
+        raise TrainingError("FSDP was requested (accelerate launch --use_fsdp / an FSDP config) but accelerate "
+                            "enables FSDP on GPUs only; on CPU this run would silently become plain data parallel. "
+                            "Launch with --multi_gpu for data parallelism (CPU processes over gloo on a GPU-less "
+                            "machine) or run FSDP on GPUs")
     if accelerator.distributed_type == DistributedType.DEEPSPEED:
         raise TrainingError("the trainer does not run under DeepSpeed (the frozen reference pass and the held-out "
                             "scoring call the model outside DeepSpeed's engine); use FSDP or data parallelism "

@@ -163,7 +163,7 @@ def test_micro_batches_of_all_processes_tile_the_one_process_step():
             assert got == want
 
 
-def test_launchers_the_loop_cannot_serve_are_refused_up_front():
+def test_launchers_the_loop_cannot_serve_are_refused_up_front(monkeypatch):
     """FSDP without checkpoints is accepted; DeepSpeed, FSDP checkpoints and FSDP + QLoRA are clear errors."""
     from types import SimpleNamespace
 
@@ -182,3 +182,7 @@ def test_launchers_the_loop_cannot_serve_are_refused_up_front():
         check_supported(fsdp, small_cfg("calibration-tune", "x", checkpoint_every=10))
     with pytest.raises(TrainingError, match="QLoRA"):
         check_supported(fsdp, small_cfg("calibration-tune", "x", checkpoint_every=0, quantize="4bit"))
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")  # FSDP asked for, but accelerate made this CPU run DDP
+    with pytest.raises(TrainingError, match="GPUs only"):
+        check_supported(SimpleNamespace(distributed_type=DistributedType.MULTI_CPU),
+                        small_cfg("calibration-tune", "x", checkpoint_every=0))
