@@ -8,7 +8,7 @@ correct. Conventions (bin edges, ties) are in each module's docstring.
 """
 # Bumped whenever a metric, interval or recalibration rule changes the numbers a
 # results file holds; leaderboard rows made under another version are stale.
-METRICS_VERSION = "2"
+METRICS_VERSION = "3"  # 3: ECE intervals by test inversion (ece_interval), not BCa
 
 from calib_eval.metrics._validation import UndefinedMetricWarning
 from calib_eval.metrics.bootstrap import BootstrapResult, bootstrap_ci, paired_bootstrap_diff
@@ -20,6 +20,7 @@ from calib_eval.metrics.calibration import (
     reliability_curve,
     rms_calibration_error,
 )
+from calib_eval.metrics.ece_interval import ece_interval
 from calib_eval.metrics.calibration_map import (
     PlattMap,
     TemperatureMap,
@@ -54,6 +55,7 @@ __all__ = [
     "brier_score",
     "brier_score_loss",
     "ece_from_curve",
+    "ece_interval",
     "equal_mass_ece",
     "expected_calibration_error",
     "fit_platt",

@@ -12,8 +12,12 @@ from scipy.stats import rankdata
 from calib_eval.metrics.calibration import _binned_target
 
 
-def ece_rows(p: np.ndarray, y: np.ndarray, n_bins: int = 10, mode: str = "p_correct") -> np.ndarray:
-    """Uniform-bin ECE per row (``expected_calibration_error`` with strategy="uniform")."""
+def bin_gap_rows(p: np.ndarray, y: np.ndarray, n_bins: int = 10, mode: str = "p_correct") -> np.ndarray:
+    """Signed per-bin gap sum(conf - outcome) / n per row, shape (rows, n_bins + 1): uniform bins + the 1.0 bin.
+
+    ECE is the row sum of its absolute values; :mod:`calib_eval.metrics.ece_interval`
+    needs the bins one by one.
+    """
     p, y = np.atleast_2d(p), np.atleast_2d(y)
     conf, outcome = _binned_target(p, y, mode)
     edges = np.arange(n_bins + 1, dtype=np.float64) / n_bins
@@ -22,7 +26,12 @@ def ece_rows(p: np.ndarray, y: np.ndarray, n_bins: int = 10, mode: str = "p_corr
     size = width * len(p)
     gap = (np.bincount(flat.ravel(), weights=conf.ravel(), minlength=size)
            - np.bincount(flat.ravel(), weights=outcome.ravel(), minlength=size))
-    return np.abs(gap.reshape(len(p), width)).sum(axis=1) / p.shape[1]
+    return gap.reshape(len(p), width) / p.shape[1]
+
+
+def ece_rows(p: np.ndarray, y: np.ndarray, n_bins: int = 10, mode: str = "p_correct") -> np.ndarray:
+    """Uniform-bin ECE per row (``expected_calibration_error`` with strategy="uniform")."""
+    return np.abs(bin_gap_rows(p, y, n_bins, mode)).sum(axis=1)
 
 
 def brier_rows(p: np.ndarray, y: np.ndarray) -> np.ndarray:

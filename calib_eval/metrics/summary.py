@@ -1,4 +1,9 @@
-"""One call that gives a scorer's leaderboard row: every metric with a BCa bootstrap CI.
+"""One call that gives a scorer's leaderboard row: every metric with a bootstrap CI.
+
+Intervals are BCa (:mod:`calib_eval.metrics.bootstrap`) except ECE's, which
+target the population binned ECE by test inversion
+(:mod:`calib_eval.metrics.ece_interval`: BCa of the upward-biased plug-in
+undercovers); every ECE estimate is still the plug-in.
 
 Two kinds of ECE/Brier: :func:`summarize` scores probabilities as given (or a
 map fitted elsewhere); :func:`recalibrated_summary` scores them after the shared
@@ -15,10 +20,11 @@ import numpy as np
 from calib_eval.metrics._validation import probability_inputs, score_inputs
 from calib_eval.metrics.bootstrap import bootstrap_ci
 from calib_eval.metrics.calibration import expected_calibration_error
+from calib_eval.metrics.ece_interval import ece_interval
 from calib_eval.metrics.recalibration import (
     RECALIBRATION, crossfit_folds, crossfit_recalibrate, crossfit_rows, recalibration_inputs,
 )
-from calib_eval.metrics.rows import auroc_rows, brier_rows, ece_rows
+from calib_eval.metrics.rows import auroc_rows, bin_gap_rows, brier_rows
 from calib_eval.metrics.ranking import roc_auc
 from calib_eval.metrics.scoring import accuracy, brier_score
 from calib_eval.metrics.selective import aurc
@@ -39,6 +45,16 @@ def _entry(metric_fn: Callable[..., float], arrays: tuple[np.ndarray, ...], boot
     return {"estimate": res.estimate, "low": res.low, "high": res.high, "n_valid": res.n_valid}
 
 
+def _ece_entry(estimate: float, gaps_fn: Callable[..., np.ndarray], arrays: tuple[np.ndarray, ...],
+               bootstrap: int, seed: int) -> dict:
+    """Like :func:`_entry` for ECE: plug-in ``estimate``, interval from the per-bin gaps of each resample."""
+    if bootstrap <= 0:
+        return {"estimate": float(estimate), "low": None, "high": None, "n_valid": 0}
+    res = ece_interval(estimate, lambda idx: gaps_fn(*(a[idx] for a in arrays)), len(arrays[0]),
+                       n_resamples=bootstrap, seed=seed)
+    return {"estimate": res.estimate, "low": res.low, "high": res.high, "n_valid": res.n_valid}
+
+
 def summarize(
     confidence_or_score: Any,
     correct: Any,
@@ -48,7 +64,7 @@ def summarize(
     seed: int = 0,
     calibration_map: CalibrationMap | None = None,
 ) -> dict[str, Any]:
-    """Accuracy, ECE, AUROC, Brier and AURC with 95% BCa bootstrap CIs.
+    """Accuracy, ECE, AUROC, Brier and AURC with 95% bootstrap CIs (ECE's: see the module docstring).
 
     ECE/Brier need probabilities: they use the input when ``is_probability``,
     else ``calibration_map.apply(score)`` (fit it on a *different* split), else
@@ -61,15 +77,13 @@ def summarize(
     if probs is None and calibration_map is not None:
         probs, source = np.asarray(calibration_map.apply(s), dtype=np.float64), "calibration_map"
 
-    def ece(p: np.ndarray, labels: np.ndarray) -> float:
-        return expected_calibration_error(p, labels, n_bins=n_bins)
-
     out: dict[str, Any] = {"n": int(len(y)), "probability_source": source}
     out["accuracy"] = _entry(accuracy, (y,), bootstrap, seed, lambda rows: rows.mean(axis=1))
     out["auroc"] = _entry(roc_auc, (s, y), bootstrap, seed, auroc_rows)
     out["aurc"] = _entry(aurc, (s, y), bootstrap, seed)
-    ece_fast = lambda p, labels: ece_rows(p, labels, n_bins)  # noqa: E731
-    out["ece"] = _entry(ece, (probs, y), bootstrap, seed, ece_fast) if probs is not None else None
+    gaps = lambda p, labels: bin_gap_rows(p, labels, n_bins)  # noqa: E731
+    out["ece"] = (_ece_entry(expected_calibration_error(probs, y, n_bins=n_bins), gaps, (probs, y), bootstrap, seed)
+                  if probs is not None else None)
     out["brier"] = _entry(brier_score, (probs, y), bootstrap, seed, brier_rows) if probs is not None else None
     return out
 
@@ -90,10 +104,10 @@ def recalibrated_summary(confidence_or_score: Any, correct: Any, is_probability:
     def rows(metric_rows: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         return lambda z_r, y_r, f_r: metric_rows(crossfit_rows(z_r, y_r, f_r), y_r)
 
-    ece_r = rows(lambda p, labels: ece_rows(p, labels, n_bins))
+    gaps_r = rows(lambda p, labels: bin_gap_rows(p, labels, n_bins))
     brier_r = rows(brier_rows)
     return {
         "probabilities": probs, "recalibration": RECALIBRATION,
-        "ece": _entry(lambda *a: float(ece_r(*a)[0]), (z, y, fold), bootstrap, seed, ece_r),
+        "ece": _ece_entry(expected_calibration_error(probs, y, n_bins=n_bins), gaps_r, (z, y, fold), bootstrap, seed),
         "brier": _entry(lambda *a: float(brier_r(*a)[0]), (z, y, fold), bootstrap, seed, brier_r),
     }
