@@ -13,6 +13,7 @@ import math
 
 from calib_eval import prompts
 from calib_eval.engines.completions import Completion
+from calib_eval.errors import ServerError
 from calib_eval.scorers.samples import SampleSet
 from calib_eval.scorers.verbalized import parse_confidence
 
@@ -44,23 +45,43 @@ def answered_prompts(batch, query: str) -> list[str]:
     return [g.generation.prompt + g.generation.answer + query for g in batch.items]
 
 
-def ptrue_scores(batch) -> list[float]:
-    """Two-way softmax over log p(" i") and log p(" ii") among the returned top-k.
+WIDE_TOP_LOGPROBS = 1000  # second try for items whose " i"/" ii" fell outside the first top-k
 
-    A token missing from the top k gets the k-th log-prob (an upper bound);
-    how often that happened is recorded, since it makes the score approximate.
+
+def _yes_no(completion: Completion) -> tuple[float | None, float | None, float]:
+    """(log p(" i"), log p(" ii"), smallest log-prob seen) from the first position's alternatives."""
+    top = dict(completion.top[0]) if completion.top else {}
+    if completion.tokens and completion.logprobs:
+        top.setdefault(completion.tokens[0], completion.logprobs[0])
+    return top.get(prompts.QUERY_NO), top.get(prompts.QUERY_YES), min(top.values(), default=0.0)
+
+
+def ptrue_scores(batch) -> list[float]:
+    """Two-way softmax over log p(" i") and log p(" ii") among the returned top-k alternatives.
+
+    Items where either falls outside the top k are asked again with a wide
+    top-k (llama.cpp serves any; vLLM refuses more than its --max-logprobs,
+    20 by default). A token still missing gets the smallest log-prob seen (an
+    upper bound), and how many items needed that is recorded: their score is
+    approximate.
     """
-    replies = batch.model.complete(answered_prompts(batch, prompts.UNCERTAINTY_QUERY), max_tokens=1,
-                                   temperature=0.0, logprobs=batch.model.config.top_logprobs)
-    info = batch.extra.setdefault("zero_shot_classifier", {"bounded_from_top_k": 0})
+    engine = batch.model
+    texts = answered_prompts(batch, prompts.UNCERTAINTY_QUERY)
+    pairs = [_yes_no(c[0]) for c in engine.complete(texts, max_tokens=1, temperature=0.0,
+                                                     logprobs=engine.config.top_logprobs)]
+    missing = [i for i, (no, yes, _) in enumerate(pairs) if no is None or yes is None]
+    info = batch.extra.setdefault("zero_shot_classifier", {"wide_top_k_retries": 0, "bounded_from_top_k": 0})
+    if missing and engine.config.top_logprobs < WIDE_TOP_LOGPROBS and engine.wide_top_k:
+        try:
+            wide = engine.complete([texts[i] for i in missing], max_tokens=1, temperature=0.0,
+                                   logprobs=WIDE_TOP_LOGPROBS)
+            info["wide_top_k_retries"] += len(missing)
+            for i, c in zip(missing, wide):
+                pairs[i] = _yes_no(c[0])
+        except ServerError:
+            engine.wide_top_k = False  # this server caps top-k: do not ask again
     out = []
-    for choices in replies:
-        c = choices[0]
-        top = dict(c.top[0]) if c.top else {}
-        if c.tokens and c.logprobs:
-            top.setdefault(c.tokens[0], c.logprobs[0])
-        floor = min(top.values()) if top else 0.0
-        no, yes = top.get(prompts.QUERY_NO), top.get(prompts.QUERY_YES)
+    for no, yes, floor in pairs:
         if no is None or yes is None:
             info["bounded_from_top_k"] += 1
         no, yes = floor if no is None else no, floor if yes is None else yes

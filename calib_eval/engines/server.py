@@ -28,6 +28,7 @@ class ServerEngine:
     config: ServerConfig
     capabilities: frozenset = BASE_CAPABILITIES
     skipped: dict = field(default_factory=dict)  # scorer -> why this server cannot run it
+    wide_top_k: bool = True  # False once the server refused a wide top-k (calib_eval.engines.remote_ops)
     meta: dict = field(default_factory=dict)  # what /models says about the model (llama.cpp: n_vocab, ftype ...)
     tokenizer: object = None  # no local tokenizer or weights: scorers must go through the server
     model: object = None

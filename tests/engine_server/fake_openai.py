@@ -21,8 +21,12 @@ P_YES, P_NO = -0.5, -1.5  # log-probs of " ii" and " i" after the uncertainty qu
 
 
 class FakeServer:
-    def __init__(self, models=("tiny",), logprobs=True, layout="openai", n_choices=True):
+    def __init__(self, models=("tiny",), logprobs=True, layout="openai", n_choices=True, query_rank=None,
+                 max_logprobs=None):
         self.models, self.logprobs, self.layout, self.n_choices = list(models), logprobs, layout, n_choices
+        # " i"/" ii" only among the alternatives when more than query_rank are asked for;
+        # more than max_logprobs alternatives is refused (HTTP 400, as vLLM's --max-logprobs)
+        self.query_rank, self.max_logprobs = query_rank, max_logprobs
         self.failures: list = []
         self.die_after: int | None = None
         self.completions = 0  # completion requests answered
@@ -55,12 +59,16 @@ class FakeServer:
         n = int(body.get("n", 1))
         if n > 1 and not self.n_choices:
             return 400, {"error": {"message": "Only one completion choice is allowed"}}
+        if self.max_logprobs is not None and int(body.get("logprobs") or 0) > self.max_logprobs:
+            return 400, {"error": {"message": f"logprobs must be <= {self.max_logprobs}"}}
         prompt = body["prompt"]
         with self._lock:
             self.completions += 1
             self.requests.append(body)
         if prompt.endswith(prompts.UNCERTAINTY_QUERY):
             tokens, top = [" ii"], [{" ii": P_YES, " i": P_NO, " yes": -3.0}]
+            if self.query_rank is not None and int(body.get("logprobs") or 0) <= self.query_rank:
+                tokens, top = [" yes"], [{" yes": -3.0, " no": -4.0}]
         elif prompt.endswith(prompts.VERBALIZED_QUERY):
             tokens, top = [" 80"], [{" 80": -0.2, " 50": -2.0}]
         else:

@@ -119,3 +119,15 @@ def test_choice_tasks_and_adapters_are_refused_before_any_request(tmp_path, data
         assert run(fake, tmp_path, data_root, "verbalized", "--adapter", "verbalized=adapters/x") == 2
         assert "--adapter needs the model's weights" in one_error(capsys)
         assert fake.completions == 0 and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("max_logprobs, expected", [(None, p_true()), (20, 0.5)])
+def test_ptrue_asks_again_with_a_wide_top_k_and_records_a_bound(tmp_path, data_root, max_logprobs, expected):
+    with FakeServer(query_rank=50, max_logprobs=max_logprobs) as fake:
+        assert run(fake, tmp_path, data_root, "zero_shot_classifier", "--batch-size", "3") == 0
+    results, rows = outputs(tmp_path)
+    assert [r["scores"]["zero_shot_classifier"] for r in rows] == pytest.approx([expected] * 3)
+    extra = results["scorers"]["zero_shot_classifier"]["extra"]
+    # llama.cpp-like: the wide retry finds both tokens; vLLM-like (capped): the retry is refused, the bound is counted
+    assert extra["bounded_from_top_k"] == (0 if max_logprobs is None else 3)
+    assert extra["wide_top_k_retries"] == (3 if max_logprobs is None else 0)
