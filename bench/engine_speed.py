@@ -24,7 +24,7 @@ import torch
 
 import calib_eval.inference.decode as decode_module
 
-SCORERS = ("zero_shot_classifier", "perplexity", "verbalized", "sampling")
+SCORERS = ("zero_shot_classifier", "perplexity", "verbalized", "sampling")  # the default --scorers
 
 
 def held_bytes(root) -> int:
@@ -96,7 +96,7 @@ def run(args) -> dict:
     loaded = load_model(args.model, device="cpu", dtype="float32")
     config = RunConfig(batch_size=args.batch_size, data_root=args.data_root,
                        scorer=ScorerConfig(sampling_k=args.k))
-    scorers = resolve_scorers(SCORERS, {}, spec.mode)
+    scorers = resolve_scorers(args.scorers.split(","), {}, spec.mode)
     peak = {"kv_bytes": 0}
     watch_decodes(peak)
     rows = {}
@@ -106,7 +106,8 @@ def run(args) -> dict:
             rows[examples[i].id] = {"answer": row.get("answer_raw"), "scores": row["scores"]}
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     return {"model": args.model, "task": args.task, "subject": subject, "items": len(examples),
-            "batch_size": args.batch_size, "k": args.k, "seconds": seconds, "items_per_s": len(examples) / seconds,
+            "batch_size": args.batch_size, "k": args.k, "scorers": args.scorers, "seconds": seconds,
+            "items_per_s": len(examples) / seconds,
             "cpu_seconds": cpu_seconds, "items_per_cpu_s": len(examples) / cpu_seconds,
             "peak_kv_bytes": peak["kv_bytes"], "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "torch_threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
@@ -119,7 +120,7 @@ def compare(before: dict, after: dict) -> str:
              for i in after["rows"] for s in after["rows"][i]["scores"]]
     n = len(after["rows"])
     lines = [f"{n} MMLU-OE items ({after['subject']}, one shared 5-shot prefix), batch {after['batch_size']}, "
-             f"k={after['k']}, scorers {', '.join(SCORERS)}; {after['model']}, fp32, "
+             f"k={after['k']}, scorers {after['scorers']}; {after['model']}, fp32, "
              f"{after['torch_threads']} thread(s).",
              "", "| engine | wall s | items/s (wall) | CPU s | items/CPU-s | peak KV-cache bytes | max RSS (MB) |",
              "|---|---|---|---|---|---|---|"]
@@ -140,6 +141,7 @@ def main(argv=None) -> int:
     p.add_argument("--items", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--scorers", default=",".join(SCORERS), help="comma-separated")
     p.add_argument("--data-root", default=None)
     p.add_argument("--out", required=True, help="JSON file for this run")
     p.add_argument("--compare", help="JSON of an earlier run: print the before/after table")

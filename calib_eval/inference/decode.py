@@ -47,6 +47,7 @@ def greedy_decode(state: PromptState, tokenizer, max_new_tokens: int, stop: tupl
     produced non-blank text (like ``min_new_tokens``): zero-shot, small chat
     models often open with "\\n" or end at once, leaving the answer empty.
     """
+    state.reserve(max_new_tokens)  # one allocation for the whole answer (a fork's tail starts empty)
     eos_ids = {i for i in [tokenizer.eos_token_id, *(_as_list(getattr(state.model.generation_config, "eos_token_id", None)))] if i is not None}
     batch = state.batch_size
     first_logits = state.last_logits

@@ -14,13 +14,14 @@ Memory bound (keys + values of one batch, bytes), with N layers, H kv heads,
 D head dim, b bytes per element (4 fp32, 2 bf16), P prefix tokens, S the
 longest suffix, A the tokens a row appends after it (answer + longest query
 or verbalized reply), B rows, k samples drawn c at a time (c <= k), A_s the
-sampled answer length, and g(n) = max(n + 64, floor(3n / 2)) the room a
-tail is allocated with (`segments.grown_capacity`):
+sampled answer length (the decode budget, reserved exactly), and
+g(n) = max(n + 64, floor(3n / 2)) the room a tail is allocated with
+(`segments.grown_capacity`):
 
-    M <= 2 N H D b [ P + B g(S) + B g(S + A) + B c g(A_s) ]
+    M <= 2 N H D b [ P + B g(S) + B g(S + A) + B c A_s ]
 
 P once (the shared prefix), B g(S) the suffix buffer a checkpoint may keep
-alive after the tail grows past it, B g(S + A) the grown tail, B c g(A_s) the
+alive after the tail grows past it, B g(S + A) the grown tail, B c A_s the
 live sample rows. The copying engine this replaced held 2 N H D b B k (P + S
 + A_s) for sampling alone. `memory_bound_bytes` computes M;
 tests/engine/test_engine_memory.py checks a batch against it. Encoding adds,
@@ -43,7 +44,7 @@ def memory_bound_bytes(layers: int, kv_heads: int, head_dim: int, dtype_bytes: i
                        appended: int, batch: int, chunk: int = 0, sampled: int = 0) -> int:
     """The docstring's M: KV-cache bytes one batch may hold."""
     g = grown_capacity
-    tokens = prefix + batch * g(suffix) + batch * g(suffix + appended) + (batch * chunk * g(sampled) if chunk else 0)
+    tokens = prefix + batch * g(suffix) + batch * g(suffix + appended) + batch * chunk * sampled
     return 2 * layers * kv_heads * head_dim * dtype_bytes * tokens
 
 
@@ -139,6 +140,10 @@ class PromptState:
         return PromptState(self.model, segments, None, 0, self.real_length.repeat_interleave(repeats, dim=0),
                            logits, self.pad_id, self.stats)
 
+    def reserve(self, width: int) -> None:
+        """Make room for `width` more positions now, exactly (a decode knows its budget; no spare 64)."""
+        self._room(width, capacity=self.tail_length + width)
+
     def mask_tail(self, keep_last: list[int], appended: int) -> None:
         """Of the last `appended` cached positions, keep only the first keep_last[row] real."""
         if appended == 0:
@@ -156,7 +161,7 @@ class PromptState:
         own = (self.tail.view(self.tail_length),) if self.tail is not None and self.tail_length else ()
         return self.segments + own
 
-    def _room(self, width: int, rewrite_from: int | None = None) -> Tail:
+    def _room(self, width: int, rewrite_from: int | None = None, capacity: int | None = None) -> Tail:
         """The tail, writable from `rewrite_from` (default: its end) for `width` more positions.
 
         A tail this state does not own, or whose positions a checkpoint or
@@ -166,7 +171,8 @@ class PromptState:
         if self.tail is not None and self.tail.writable(self.owner, start, self.tail_length + width - start):
             return self.tail
         like = [(s.keys[i], s.values[i]) for s in self._views()[-1:] for i in range(len(s.keys))]
-        grown = Tail(like, self.batch_size, grown_capacity(self.tail_length + width), self.owner)
+        room = capacity if capacity is not None else grown_capacity(self.tail_length + width)
+        grown = Tail(like, self.batch_size, room, self.owner)
         if self.tail is not None and self.tail_length:
             grown.copy_from(self.tail, self.tail_length)
         self.tail = grown
