@@ -46,11 +46,12 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
             "base_dtype": loaded.dtype, "base_quantization": base_quantization(loaded.model),
             "global_batch": cfg.batch_size * cfg.grad_accum * accelerator.num_processes,
             "train_seconds": round(time.perf_counter() - started, 1), **data_card, **outcome.card}
-    lora_state = parallel.gathered_trainable(outcome.peft_model) \
-        if outcome.peft_model is not None and parallel.is_sharded(accelerator) else None  # collective
+    sharded = parallel.is_sharded(accelerator)  # then gather the shards on every process (a collective)
+    lora_state = parallel.gathered_trainable(outcome.peft_model) if sharded and outcome.peft_model is not None else None
+    head_state = parallel.gathered_state(outcome.head) if sharded and outcome.head is not None else None
     if accelerator.is_main_process:
         write_heldout_scores(out, holdout, outcome.heldout_scores)
-        write_adapter(out, card, outcome.peft_model, outcome.head, lora_state)
+        write_adapter(out, card, outcome.peft_model, outcome.head, lora_state, head_state)
     accelerator.wait_for_everyone()
     return out
 

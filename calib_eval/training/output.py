@@ -39,11 +39,12 @@ def prepare_output(output: str | Path, overwrite: bool = False, resume: bool = F
     return path
 
 
-def write_adapter(path: Path, card: dict, peft_model=None, head=None, lora_state: dict | None = None) -> Path:
+def write_adapter(path: Path, card: dict, peft_model=None, head=None, lora_state: dict | None = None,
+                  head_state: dict | None = None) -> Path:
     """Weights first, the card last (a folder with a card is complete).
 
-    `lora_state`: the model's full state dict when sharded training (FSDP)
-    left each process only a shard of the LoRA weights.
+    `lora_state` / `head_state`: the gathered LoRA weights / head state dict
+    when sharded training (FSDP) left each process only a shard of them.
     """
     from safetensors.torch import save_file
 
@@ -51,7 +52,8 @@ def write_adapter(path: Path, card: dict, peft_model=None, head=None, lora_state
     if peft_model is not None:
         peft_model.save_pretrained(str(path), **({"state_dict": lora_state} if lora_state is not None else {}))
     if head is not None:
-        save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(path / HEAD_FILE))
+        state = head_state if head_state is not None else head.state_dict()
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(path / HEAD_FILE))
     full = {
         "has_lora": peft_model is not None,
         "head": HEAD_FILE if head is not None else None,

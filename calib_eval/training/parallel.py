@@ -105,6 +105,11 @@ def full_tensor(param):
     return param.full_tensor() if hasattr(param, "full_tensor") else param
 
 
+def gathered_state(module) -> dict:
+    """A module's state dict with whole CPU tensors (FSDP2 shards gathered); collective."""
+    return {name: full_tensor(t).detach().cpu() for name, t in module.state_dict().items()}
+
+
 def gathered_trainable(model) -> dict:
     """name -> whole CPU tensor of every trainable parameter (the LoRA), gathered from the shards; collective."""
     return {name: full_tensor(p).detach().cpu() for name, p in model.named_parameters() if p.requires_grad}

@@ -186,3 +186,24 @@ def test_launchers_the_loop_cannot_serve_are_refused_up_front(monkeypatch):
     with pytest.raises(TrainingError, match="GPUs only"):
         check_supported(SimpleNamespace(distributed_type=DistributedType.MULTI_CPU),
                         small_cfg("calibration-tune", "x", checkpoint_every=0))
+
+
+def test_sharded_save_path_writes_what_the_plain_save_writes(make_loaded, graded_rows, tmp_path):
+    """The FSDP save (gathered LoRA + head tensors handed to the writer) gives the same folder contents."""
+    from safetensors.torch import load_file
+
+    from calib_eval.adapters import AdapterSet
+    from calib_eval.training.output import write_adapter
+    from calib_eval.training.parallel import gathered_state, gathered_trainable
+
+    loaded = make_loaded()
+    plain = train(small_cfg("lora-probe", tmp_path / "plain"), loaded=loaded, graded=graded_rows)
+    peft_model = loaded.model
+    head = AdapterSet.load(make_loaded(), {"probe": str(plain)}).heads["probe"]  # the trained head, reloaded
+    lora = gathered_trainable(peft_model)
+    assert lora and all("lora_" in name for name in lora)
+    gathered = write_adapter(tmp_path / "gathered", {"method": "lora-probe"}, peft_model, head, lora,
+                             gathered_state(head))
+    for name in ("adapter_model.safetensors", "probe_head.safetensors"):
+        want, got = load_file(str(plain / name)), load_file(str(gathered / name))
+        assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want), name
