@@ -30,13 +30,13 @@ ORDER_HELP = (
 )
 
 
-def query_context(prompt: str, answer: str) -> str:
-    """Kapoor et al.'s uncertainty query about ``answer`` (DESIGN.md s.2).
+def query_context(prompt: str, answer: str, query: str = UNCERTAINTY_QUERY) -> str:
+    """A query about ``answer``: Kapoor et al.'s uncertainty query (DESIGN.md s.2) unless a scorer brings its own.
 
     Trailing whitespace of the answer is dropped, as the runner drops trailing
     whitespace-only tokens, so both paths ask about the same text.
     """
-    return f"{prompt}{answer.rstrip()}{UNCERTAINTY_QUERY}"
+    return f"{prompt}{answer.rstrip()}{query}"
 
 
 @dataclass(eq=False)
@@ -46,6 +46,7 @@ class QueryInstance(Instance):
     answer_of: Instance | None = field(default=None, repr=False)  # the sibling generate_until
     continuation: str = ""
     stop: tuple[str, ...] = ("\n",)
+    query: str = UNCERTAINTY_QUERY  # the text after the answer (a plugin scorer's own question)
 
     @property
     def args(self) -> tuple[str, str]:
@@ -54,7 +55,7 @@ class QueryInstance(Instance):
             raise RuntimeError(ORDER_HELP.format(task=self.task_name))
         prompt = source.arguments[0]
         answer = cut_at_stop(source.resps[0], self.stop)
-        return query_context(prompt, answer), self.continuation
+        return query_context(prompt, answer, self.query), self.continuation
 
 
 def query_pair(generation: Instance, no: str, yes: str, stop: Sequence[str], **kwargs) -> list[QueryInstance]:
@@ -63,4 +64,14 @@ def query_pair(generation: Instance, no: str, yes: str, stop: Sequence[str], **k
         QueryInstance(request_type="loglikelihood", doc=generation.doc, arguments=(PENDING, cont), idx=i,
                       answer_of=generation, continuation=cont, stop=tuple(stop), **kwargs)
         for i, cont in ((1, no), (2, yes))
+    ]
+
+
+def scorer_queries(generation: Instance, queries: Sequence[tuple[str, str]], stop: Sequence[str], first_idx: int,
+                   **kwargs) -> list[QueryInstance]:
+    """A plugin scorer's (query, continuation) requests about one generation, idx first_idx, first_idx + 1, ..."""
+    return [
+        QueryInstance(request_type="loglikelihood", doc=generation.doc, arguments=(PENDING, cont), idx=first_idx + i,
+                      answer_of=generation, continuation=cont, stop=tuple(stop), query=query, **kwargs)
+        for i, (query, cont) in enumerate(queries)
     ]

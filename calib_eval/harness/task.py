@@ -21,7 +21,8 @@ from typing import Any
 from lm_eval.api.instance import Instance
 from lm_eval.api.task import ConfigurableTask
 
-from calib_eval.harness.instances import query_pair
+from calib_eval.harness import plugin_scorers
+from calib_eval.harness.instances import query_pair, scorer_queries
 from calib_eval.prompts import QUERY_NO, QUERY_YES
 
 ANCHOR_CONTEXT = "Answer:"
@@ -76,8 +77,14 @@ class _CalibTask(ConfigurableTask):
 
         check_lm_eval_version()
         config = {k: v for k, v in (config or {}).items() if k != "class"}
-        # installed calib_eval.metrics plugins: process_results emits them, so they need an aggregation
-        config["metric_list"] = [*(config.get("metric_list") or []), *plugin_metric_list()]
+        # --metadata '{"scorers": ...}': extra scorers that run on lm-eval's requests (harness.plugin_scorers)
+        self._scorers = plugin_scorers.requested(config.get("metadata"), config.get("task", "?"))
+        if self._scorers and config.get("output_type") != "generate_until":
+            raise ValueError(f"{config.get('task')}: --metadata scorers applies to the generate calib tasks; a "
+                             "multiple-choice calib task reports max-softmax. Run choice tasks in their own lm_eval call.")
+        # installed calib_eval.metrics plugins and extra scorers: process_results emits them, so they need an aggregation
+        config["metric_list"] = [*(config.get("metric_list") or []), *plugin_metric_list(),
+                                 *plugin_scorers.metric_list(self._scorers)]
         super().__init__(config=config, **kwargs)
 
     def build_all_requests(self, **kwargs: Any) -> None:
@@ -95,7 +102,16 @@ class GenerateCalibTask(_CalibTask):
             raise ValueError(f"{self.config.task}: GenerateCalibTask needs output_type: generate_until")
         stop = generation.arguments[1].get("until") or []
         stop = [stop] if isinstance(stop, str) else list(stop)
-        return [generation, *query_pair(generation, QUERY_NO, QUERY_YES, stop, metadata=kwargs["metadata"])]
+        requests = [generation, *query_pair(generation, QUERY_NO, QUERY_YES, stop, metadata=kwargs["metadata"])]
+        extra = [q for _, scorer in self._scorers for q in scorer.lm_eval_queries]
+        return requests + scorer_queries(generation, extra, stop, len(requests), metadata=kwargs["metadata"])
+
+    def process_results(self, doc: dict, results: list) -> dict:
+        # results: the answer, the two P(True) log-likelihoods, then the extra scorers' queries in order
+        out = super().process_results(doc, results[:3])
+        if self._scorers:
+            out.update(plugin_scorers.metrics(self._scorers, results[3:], out["calib_ece"][1]))
+        return out
 
 
 class ChoiceCalibTask(_CalibTask):

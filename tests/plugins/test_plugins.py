@@ -20,6 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "plugins.md"
 TASK, SCORER, METRIC = "arc_oe_calib", "mean_token_prob", "overconfidence"
+ASK = "ask_yes_no"  # the plugin scorer that also runs inside lm-eval (lm_eval_queries)
 LIMIT = 6
 TIMEOUT_S = 900  # each subprocess imports torch on a loaded 2-core machine
 
@@ -72,16 +73,17 @@ def plugin_run(plugin_site, tiny_model_dir, data_root) -> Path:
     """`calib-eval run` of the plugin task with the plugin scorer, a built-in raw score and P(True)."""
     out = plugin_site.parent / "run"
     _run(["-m", "calib_eval.cli", "run", "--model", str(tiny_model_dir), "--tasks", TASK, "--scorers",
-          f"{SCORER},perplexity,zero_shot_classifier", "--limit", str(LIMIT), "--bootstrap", "0",
+          f"{SCORER},{ASK},perplexity,zero_shot_classifier", "--limit", str(LIMIT), "--bootstrap", "0",
           "--batch-size", "2", "--device", "cpu", "--data-root", str(data_root), "--output", str(out)], plugin_site)
     return next(out.rglob(TASK))
 
 
-def test_the_cli_lists_the_plugin_scorer_and_task(plugin_site):
-    scorers = _run(["-m", "calib_eval.cli", "scorers"], plugin_site).stdout
+def test_the_cli_lists_the_plugin_scorers_and_task(plugin_site):
+    script = "from calib_eval.cli import main; main(['scorers']); print('--'); main(['tasks', 'list'])"
+    scorers, tasks = _run(["-c", script], plugin_site).stdout.split("\n--\n")
     assert re.search(rf"^{SCORER}\s+raw score\s+generate\s+Mean token probability", scorers, re.M)
+    assert re.search(rf"^{ASK}\s+probability\s+generate\s+P\(yes\)", scorers, re.M)
     assert "zero_shot_classifier" in scorers  # the built-ins are still there
-    tasks = _run(["-m", "calib_eval.cli", "tasks", "list"], plugin_site).stdout
     assert re.search(rf"^{TASK}\s+generate\s+ARC-Challenge", tasks, re.M)
 
 
@@ -90,7 +92,8 @@ def test_calib_eval_run_scores_the_plugin_task_with_the_plugin_scorer_and_metric
     rows = _rows(plugin_run / "items.jsonl")
     assert results["task"] == TASK and results["n"] == len(rows) == LIMIT
     assert all(r["id"].startswith("arc_challenge/test/") for r in rows)
-    assert set(results["scorers"]) == {SCORER, "perplexity", "zero_shot_classifier"}
+    assert set(results["scorers"]) == {SCORER, ASK, "perplexity", "zero_shot_classifier"}
+    assert all(0 < r["scores"][ASK] < 1 for r in rows)
     assert results["scorers"][SCORER]["auroc"] is not None
     # arithmetic mean of token probabilities >= their geometric mean (perplexity's score): AM-GM
     assert all(r["scores"][SCORER] >= r["scores"]["perplexity"] - 1e-9 for r in rows)
@@ -110,7 +113,8 @@ from calib_eval.harness.install import install_tasks
 
 model, data_root, out = sys.argv[1:4]
 stubs = install_tasks(Path(out) / "lm_eval_tasks")  # as `calib-eval tasks install`, into a scratch folder
-tm = TaskManager(include_path=str(stubs), include_defaults=False, metadata={"data_root": data_root})
+tm = TaskManager(include_path=str(stubs), include_defaults=False,
+                 metadata={"data_root": data_root, "scorers": %r})  # as lm_eval --metadata
 res = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={model},dtype=float32", tasks=[%r],
                               limit=%d, task_manager=tm, log_samples=True, bootstrap_iters=0, batch_size=1,
                               device="cpu")
@@ -118,7 +122,7 @@ samples = res["samples"][%r]
 Path(out, "samples_%s_2026-12-03T00-00-00.000000.jsonl").write_text(
     "".join(json.dumps(s, default=str) + "\\n" for s in samples))
 Path(out, "results.json").write_text(json.dumps(res["results"], default=str))
-""" % (TASK, LIMIT, TASK, TASK)
+""" % (ASK, TASK, LIMIT, TASK, TASK)
 
 
 def test_lm_eval_runs_the_plugin_task_and_metric_and_calib_eval_scores_its_answers(
@@ -134,6 +138,14 @@ def test_lm_eval_runs_the_plugin_task_and_metric_and_calib_eval_scores_its_answe
     expected = sum(c for c, _ in pairs) / len(pairs) - results["calib_acc,none"]
     assert results[f"calib_{METRIC},none"] == pytest.approx(expected, abs=1e-9)
 
+    # the in-lm-eval scorer: its metrics, computed from its own queries' log-likelihoods
+    assert {f"calib_{ASK}_{k},none" for k in ("auroc", "ece_recal", "ece", "brier")} <= set(results)
+    asked = [s[f"calib_{ASK}_ece"] for s in samples]
+    assert [k for _, k in asked] == [k for _, k in pairs]
+    assert [c for c, _ in asked] != pytest.approx([c for c, _ in pairs], abs=1e-6)  # not P(True) again
+    assert all(s["arguments"][3][0].endswith("Is the answer above correct? Answer yes or no.\nAnswer:")
+               for s in samples)
+
     # the same items, answers and grades as `calib-eval run`
     rows = {r["id"]: r for r in _rows(plugin_run / "items.jsonl")}
     assert [s["doc"]["id"] for s in samples] == list(rows)
@@ -141,17 +153,20 @@ def test_lm_eval_runs_the_plugin_task_and_metric_and_calib_eval_scores_its_answe
 
     # the scorer plugin on lm-eval's logged answers: calib-eval score reads them, regenerates nothing
     log = next(out.glob(f"samples_{TASK}_*.jsonl"))
-    _run(["-m", "calib_eval.cli", "score", "--generations", str(log), "--scorers", f"{SCORER},perplexity",
+    _run(["-m", "calib_eval.cli", "score", "--generations", str(log), "--scorers", f"{SCORER},{ASK},perplexity",
           "--scorer-model", str(tiny_model_dir), "--bootstrap", "0", "--device", "cpu",
           "--data-root", str(data_root), "--output", str(out / "rescored")], plugin_site)
     rescored = next((out / "rescored").rglob("items.jsonl"))
-    assert set(json.loads((rescored.parent / "results.json").read_text())["scorers"]) == {SCORER, "perplexity"}
+    assert set(json.loads((rescored.parent / "results.json").read_text())["scorers"]) == {SCORER, ASK, "perplexity"}
     logged = {s["doc"]["id"]: s["resps"][0][0].split("\n")[0].strip() for s in samples}
     again = _rows(rescored)
     assert {r["id"]: r["answer"].strip() for r in again} == logged
     # re-tokenised text, so not the run's numbers to the digit; AM >= GM holds on any tokens
     assert all(r["scores"][SCORER] >= r["scores"]["perplexity"] - 1e-9 for r in again)
     assert any(r["scores"][SCORER] > r["scores"]["perplexity"] + 1e-6 for r in again)
+    # AskYesNo.score (calib-eval's KV cache) and from_loglikelihoods (lm-eval's requests) agree on the same answers
+    in_lm_eval = {s["doc"]["id"]: s[f"calib_{ASK}_ece"][0] for s in samples}
+    assert [r["scores"][ASK] for r in again] == pytest.approx([in_lm_eval[r["id"]] for r in again], abs=1e-4)
 
 
 def _broken_site(tmp_path: Path, entry: str) -> Path:
