@@ -69,6 +69,8 @@ def _add_run(sub) -> None:
     p.add_argument("--bootstrap", type=int, default=d.bootstrap, help="bootstrap resamples for 95%% CIs")
     p.add_argument("--sampling-k", type=int, default=d.scorer.sampling_k)
     p.add_argument("--sampling-temperature", type=float, default=d.scorer.sampling_temperature)
+    p.add_argument("--sampling-chunk", type=int, default=d.scorer.sampling_chunk,
+                   help="decode the k samples this many at a time per item (0: all k; less memory, other samples)")
     p.add_argument("--verbalized-fallback", type=float, default=d.scorer.verbalized_fallback)
     p.add_argument("--semantic-equivalence", default=d.scorer.semantic_equivalence,
                    help="sampling family: 'grader', 'judge' (the model asked) or 'nli:<hub id or folder>'")
@@ -119,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         server=_server_config(args),
         scorer=replace(base.scorer, sampling_k=args.sampling_k, verbalized_fallback=args.verbalized_fallback,
                        semantic_equivalence=args.semantic_equivalence, sampling_temperature=args.sampling_temperature,
-                       lora_prompt_mode=args.lora_prompt_mode),
+                       sampling_chunk=args.sampling_chunk, lora_prompt_mode=args.lora_prompt_mode),
     )
     run(config)
     return 0

@@ -20,6 +20,9 @@ class ScorerConfig:
 
     sampling_k: int = 10  # samples per question, drawn once and shared by every sampling-family scorer
     sampling_temperature: float = 1.0
+    # sample rows decoded at once per item (0: all k). Below k it bounds the sampling cache at B*chunk
+    # rows (calib_eval/inference/state.py) but draws other samples for the same seed
+    sampling_chunk: int = 0
     # when two samples mean the same: "grader" (the task's own grader), "nli:<hub id or folder>"
     # (bidirectional entailment, Kuhn et al. 2023) or "judge" (the evaluated LM asked)
     semantic_equivalence: str = "grader"
@@ -40,6 +43,8 @@ class ScorerConfig:
 
         if self.sampling_k < 1:
             raise CalibEvalError(f"sampling_k must be >= 1, got {self.sampling_k}")
+        if self.sampling_chunk < 0:
+            raise CalibEvalError(f"sampling_chunk must be >= 0 (0: all k at once), got {self.sampling_chunk}")
         kind, _, source = self.semantic_equivalence.partition(":")
         if kind not in ("grader", "nli", "judge") or (kind == "nli") != bool(source):
             raise CalibEvalError(f"semantic_equivalence must be 'grader', 'judge' or 'nli:<hub id or folder>', "
@@ -50,15 +55,18 @@ class ScorerConfig:
             raise unknown_name("lora_prompt mode", self.lora_prompt_mode, LORA_PROMPT_MODES)
 
     def signature(self) -> dict:
-        """The settings an item cache is keyed on: all of them, lora_prompt_mode only off "paper".
+        """The settings an item cache is keyed on: all of them, lora_prompt_mode only off "paper"
+        and sampling_chunk only when it changes the samples (set and below k).
 
-        Caches written before the mode existed hold paper-mode rows; leaving
-        the default out lets them resume, while a shared-cache run (other
-        answers) never mixes with them.
+        Caches written before these settings existed hold paper-mode rows and
+        samples drawn all at once; leaving the defaults out lets them resume,
+        while a run with other answers or samples never mixes with them.
         """
         out = asdict(self)
         if out["lora_prompt_mode"] == "paper":
             del out["lora_prompt_mode"]
+        if not 0 < out["sampling_chunk"] < out["sampling_k"]:
+            del out["sampling_chunk"]
         return out
 
 

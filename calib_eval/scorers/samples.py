@@ -51,9 +51,10 @@ class SampleSet:
 def draw_samples(batch, chunk: int | None = None) -> list[SampleSet]:
     """k answers per item at the configured temperature, decoded as the greedy answer was.
 
-    One generator (cfg.seed) serves every chunk, so chunk = k (the default)
-    gives the samples the run has always drawn; a smaller chunk draws as
-    valid but different ones.
+    `chunk` (default cfg.sampling_chunk, 0 = k) rows per item are decoded at
+    a time. One generator (cfg.seed) serves every chunk, so chunk = k gives
+    the samples the run has always drawn; a smaller chunk draws as valid but
+    different ones.
     """
     import torch
 
@@ -63,7 +64,7 @@ def draw_samples(batch, chunk: int | None = None) -> list[SampleSet]:
         raise DataError("no stored samples for these items and no model to draw them with")
     cfg = batch.config
     k = cfg.sampling_k
-    chunk = k if chunk is None else chunk
+    chunk = (cfg.sampling_chunk or k) if chunk is None else chunk
     if chunk < 1:
         raise DataError(f"sampling chunk must be >= 1, got {chunk}")
     prompt = batch.prompt_state()

@@ -118,3 +118,14 @@ def test_chunked_sampling_draws_k_per_item_with_at_most_b_times_chunk_live_rows(
     samples = draw_samples(batch, chunk=2)
     assert [s.k for s in samples] == [5, 5, 5]
     assert rows == [6, 6, 3]  # chunks of 2, 2, 1 samples for 3 items
+
+
+def test_sampling_chunk_keys_item_caches_only_when_it_changes_the_samples():
+    from calib_eval.errors import CalibEvalError
+    from calib_eval.scorers import ScorerConfig
+
+    plain = ScorerConfig(sampling_k=10).signature()
+    assert ScorerConfig(sampling_k=10, sampling_chunk=10).signature() == plain  # all k at once: the same draw
+    assert ScorerConfig(sampling_k=10, sampling_chunk=4).signature() == plain | {"sampling_chunk": 4}
+    with pytest.raises(CalibEvalError, match="sampling_chunk"):
+        ScorerConfig(sampling_chunk=-1)
