@@ -6,7 +6,9 @@
 
 Modules, one job each: records (row type), from_results / lmeval (source
 formats -> rows), ingest (find, load, merge), history (results/ copies),
-table (best marks), render_markdown / render_html / plots (drawing),
+table (best marks), item_scores (per-item sidecars), paired (ΔAUROC to the
+best untrained scorer), page_items (the page's compare data),
+render_markdown / render_html / plots (drawing),
 publish (staging + swap), build (the pipeline), spec / plan (models.yaml ->
 runs), demo (synthetic results), screenshot (headless Chromium).
 matplotlib is imported only when plots are drawn.

@@ -9,12 +9,14 @@ from pathlib import Path
 from calib_eval.errors import DataError
 from calib_eval.leaderboard import from_results, lmeval
 from calib_eval.leaderboard.history import history_name
+from calib_eval.leaderboard.item_scores import KIND as ITEMS_KIND
 from calib_eval.leaderboard.records import Row
 from calib_eval.pairwise.report import KIND as PAIRWISE_KIND
 from calib_eval.results import read_results
 
-# Files calib-eval writes beside results.json that are not results (`calib-eval pairwise`).
-OTHER_KINDS = (PAIRWISE_KIND,)
+# Files calib-eval writes beside results.json that are not results (`calib-eval pairwise`), and the
+# leaderboard's per-item sidecars under results/items/.
+OTHER_KINDS = (PAIRWISE_KIND, ITEMS_KIND)
 
 
 class NotResultsFile(DataError):

@@ -26,6 +26,7 @@ from calib_eval.leaderboard.build import HISTORY_DIR, RETIRED_DIR, BuildReport, 
 from calib_eval.leaderboard.from_results import model_name
 from calib_eval.leaderboard.history import safe_name
 from calib_eval.leaderboard.ingest import discover
+from calib_eval.leaderboard.item_scores import ITEMS_DIR, sidecar_name
 from calib_eval.leaderboard.records import adapter_label, display_model_name, parse_time
 from calib_eval.leaderboard.spec import ModelSpec, load_spec
 from calib_eval.provenance import stale_reason
@@ -120,7 +121,17 @@ def retire_stale(history_dir: Path) -> list[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             path.replace(target)
             moved.append(target)
+            _retire_items(history_dir, path.name)
     return moved
+
+
+def _retire_items(history_dir: Path, results_name: str) -> None:
+    """The retired file's per-item sidecar follows it (retired/items/), so no orphan stays in the history."""
+    sidecar = history_dir / ITEMS_DIR / sidecar_name(results_name)
+    if sidecar.is_file():
+        target = history_dir / RETIRED_DIR / ITEMS_DIR / sidecar.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sidecar.replace(target)
 
 
 def _existing_results(results_dir: Path) -> dict[tuple[str, str], list[dict]]:

@@ -4,15 +4,16 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from calib_eval.leaderboard.paired import MIN_CLASS_ITEMS, PAIRED_RESAMPLES, format_diff
 from calib_eval.leaderboard.plot_files import PlotPaths
 from calib_eval.leaderboard.records import NO_ADAPTER, Row
 from calib_eval.leaderboard.table import EXTRA_METRICS, TaskTable, format_estimate, raw_score_notes, scorer_notes
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
-COLUMNS = ("model", "adapter", "scorer", "accuracy", "ECE recal.", "ECE raw", "AUROC", "Brier recal.", "n",
-           "hardware", "date", "diagram")
+COLUMNS = ("model", "adapter", "scorer", "accuracy", "ECE recal.", "ECE raw", "AUROC", "ΔAUROC vs best", "Brier recal.",
+           "n", "hardware", "date", "diagram")
 STALE_MARK = "‡"  # a row whose grader/metrics version differs from the current code's
-_ALIGN = ("---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---", "---")
+_ALIGN = ("---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---", "---")
 
 
 def render_markdown(tables: list[TaskTable], plots: PlotPaths, sources: int) -> str:
@@ -30,6 +31,13 @@ def render_markdown(tables: list[TaskTable], plots: PlotPaths, sources: int) -> 
          "ECE after the same recalibration, a Platt map cross-fitted on held-out items of the task; ECE raw is "
          "ECE of the probabilities as produced (probability scorers only). AUROC (does confidence rank right "
          "answers above wrong ones): higher is better. **Bold**: best in the task.\n"),
+        ("ΔAUROC vs best: the row's AUROC minus that of its model's best untrained scorer (no adapter, highest "
+         "AUROC; named under each table), paired on the same items, with a 95% BCa interval from a paired "
+         f"bootstrap ({PAIRED_RESAMPLES:,} resamples of items, both scorers on each); ✓: the interval excludes 0, "
+         "so the two are separable at 95%; `— ref.`: the reference itself; `n=`: fewer items in common than the "
+         f"row has; `no CI`: fewer than {MIN_CLASS_ITEMS} correct or wrong answers among them, too few for a "
+         "bootstrap; `–`: the leaderboard holds no per-item scores for the row (`results/items/`). "
+         "index.html compares any two rows the same way.\n"),
     ]
     if not tables:
         parts.append("_No results yet._\n")
@@ -44,8 +52,12 @@ def _task_section(table: TaskTable, plots: PlotPaths) -> str:
         lines.append(f"![ECE vs AUROC on {escape(table.task)}]({_url(plots.scatter[table.task])})\n")
     lines.append("| " + " | ".join(COLUMNS) + " |")
     lines.append("|" + "|".join(_ALIGN) + "|")
-    for row, best in zip(table.rows, table.best):
-        lines.append("| " + " | ".join(_cells(row, best, plots)) + " |")
+    paired = table.paired or (None,) * len(table.rows)
+    for row, best, diff in zip(table.rows, table.best, paired):
+        lines.append("| " + " | ".join(_cells(row, best, plots, diff)) + " |")
+    references = _references(table)
+    if references:
+        lines.append("\nΔAUROC reference (best untrained scorer) per model: " + "; ".join(references) + ".")
     notes = raw_score_notes(table.rows)
     if notes:
         lines.append("\n† Raw score (is_probability false): no ECE raw; its ECE and Brier exist only after the "
@@ -60,14 +72,16 @@ def _task_section(table: TaskTable, plots: PlotPaths) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cells(row: Row, best: frozenset[str], plots: PlotPaths) -> list[str]:
-    metrics = [_metric_cell(row, name, best) for name in ("accuracy", "ece", "ece_raw", "auroc", "brier")]
+def _cells(row: Row, best: frozenset[str], plots: PlotPaths, diff=None) -> list[str]:
+    metrics = [_metric_cell(row, name, best) for name in ("accuracy", "ece", "ece_raw", "auroc")]
     diagram = plots.reliability.get(row.key)
     return [
         escape(row.model) + (f" {STALE_MARK}" if row.stale else ""),
         "–" if row.adapter == NO_ADAPTER else escape(row.adapter),
         escape(row.scorer) + ("" if row.is_probability else " †"),
         *metrics,
+        format_diff(diff, row.n),
+        _metric_cell(row, "brier", best),
         "–" if row.n is None else str(row.n),
         escape(row.hardware) or "–",
         row.created[:10],
@@ -81,6 +95,12 @@ def _metric_cell(row: Row, name: str, best: frozenset[str]) -> str:
         return text
     point, _, interval = text.partition(" ")
     return f"**{point}** {interval}".rstrip()
+
+
+def _references(table: TaskTable) -> list[str]:
+    """'model: scorer (AUROC 0.712)' for each model's reference row."""
+    return [f"{escape(row.model)}: {escape(row.scorer)} (AUROC {row.auroc.estimate:.3f})"
+            for row, diff in zip(table.rows, table.paired) if diff is not None and diff.is_reference]
 
 
 def _diagrams(table: TaskTable, plots: PlotPaths) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from calib_eval.leaderboard.paired import compare_to_best
 from calib_eval.leaderboard.records import Estimate, Row
 
 METRICS = ("accuracy", "ece", "auroc", "brier")
@@ -20,17 +21,23 @@ class TaskTable:
     task: str
     rows: tuple[Row, ...]  # best ECE first
     best: tuple[frozenset[str], ...]  # per row: the metrics on which it is (jointly) best
+    paired: tuple = ()  # per row: paired.PairedDiff to its model's best untrained scorer, or None
 
 
-def build_tables(rows: list[Row]) -> list[TaskTable]:
-    """One table per task, tasks in name order, rows by ECE then name."""
+def build_tables(rows: list[Row], items: dict | None = None) -> list[TaskTable]:
+    """One table per task, tasks in name order, rows by ECE then name.
+
+    `items`: per-item scores by results file name (item_scores); with them each
+    row gets its paired AUROC difference to the best untrained scorer.
+    """
     by_task: dict[str, list[Row]] = {}
     for row in rows:
         by_task.setdefault(row.task, []).append(row)
     tables = []
     for task in sorted(by_task):
         ordered = tuple(sorted(by_task[task], key=_row_order))
-        tables.append(TaskTable(task, ordered, tuple(best_marks(ordered))))
+        paired = tuple(compare_to_best(ordered, items or {}))
+        tables.append(TaskTable(task, ordered, tuple(best_marks(ordered)), paired))
     return tables
 
 

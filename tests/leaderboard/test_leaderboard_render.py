@@ -119,7 +119,7 @@ def test_column_chooser_toggles_columns_in_node(tmp_path):
     import shutil
     import subprocess
 
-    from calib_eval.leaderboard.render_html import _JS
+    from calib_eval.leaderboard.render_html import PAGE_JS
 
     node = shutil.which("node")
     if node is None:
@@ -130,7 +130,7 @@ def test_column_chooser_toggles_columns_in_node(tmp_path):
     page = (tmp_path / "lb" / "index.html").read_text(encoding="utf-8")
     data = re.search(r'id="leaderboard-data">(.*?)</script>', page, re.DOTALL).group(1)
     (tmp_path / "data.json").write_text(data, encoding="utf-8")
-    (tmp_path / "page.js").write_text(_JS, encoding="utf-8")
+    (tmp_path / "page.js").write_text(PAGE_JS, encoding="utf-8")
     (tmp_path / "dom.js").write_text(FAKE_DOM, encoding="utf-8")
     out = subprocess.run([node, str(tmp_path / "dom.js"), str(tmp_path / "data.json"), str(tmp_path / "page.js")],
                          capture_output=True, text=True, timeout=60, check=True)

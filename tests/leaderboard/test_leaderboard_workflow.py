@@ -70,3 +70,5 @@ def test_a_new_models_yaml_entry_adds_its_rows_and_leaves_the_others(tiny_model_
     assert key([r for r in after if r["model"] != "tiny-new-model"]) == key(before)  # nothing else re-run
     assert "| tiny-new-model |" in (out / "README.md").read_text()
     assert len(list((out / "results").glob("tiny-new-model__mmlu_oe_calib-*.json"))) == 1
+    # the runner's items.jsonl matched its results file: its per-item scores are kept for the paired column
+    assert len(list((out / "results/items").glob("tiny-new-model__mmlu_oe_calib-*.items.json"))) == 1
