@@ -29,7 +29,22 @@ def record() -> dict:
     return {"package_version": __version__, "git_commit": commit, "git_dirty": dirty,
             **current_versions(), "item_ordering": task_specs.ITEM_ORDERING,
             "ece_convention": ECE_CONVENTION,
-            "torch_version": _installed("torch"), "transformers_version": _installed("transformers")}
+            "torch_version": _installed("torch"), "transformers_version": _installed("transformers"),
+            **plugins()}
+
+
+_REGISTRIES = {"calib_eval.scorers.base": "SCORERS", "calib_eval.task_specs": "TASKS",
+               "calib_eval.metrics.registry": "METRICS"}
+
+
+def plugins() -> dict:
+    """{"plugins": ["entry point ... of package NAME VERSION", ...]} when installed plugins extend a registry
+    this process has imported (a run imports all three; nothing is imported here just to look); else {}."""
+    import sys
+
+    registries = [getattr(sys.modules[m], attr) for m, attr in _REGISTRIES.items() if m in sys.modules]
+    found = sorted(where for registry in registries for where in registry.plugins().values())
+    return {"plugins": found} if found else {}
 
 
 def current_versions() -> dict:

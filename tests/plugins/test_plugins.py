@@ -95,6 +95,9 @@ def test_calib_eval_run_scores_the_plugin_task_with_the_plugin_scorer_and_metric
     assert set(results["scorers"]) == {SCORER, ASK, "perplexity", "zero_shot_classifier"}
     assert all(0 < r["scores"][ASK] < 1 for r in rows)
     assert results["scorers"][SCORER]["auroc"] is not None
+    used = results["provenance"]["plugins"]  # which package versions made these numbers
+    assert len(used) == 4 and all(p.endswith("of package my-calib-plugin 0.1.0") for p in used)
+    assert any(p.startswith(f"entry point `{ASK} = my_calib_plugin:AskYesNo` (group calib_eval.scorers)") for p in used)
     # arithmetic mean of token probabilities >= their geometric mean (perplexity's score): AM-GM
     assert all(r["scores"][SCORER] >= r["scores"]["perplexity"] - 1e-9 for r in rows)
     assert any(r["scores"][SCORER] > r["scores"]["perplexity"] + 1e-6 for r in rows)
