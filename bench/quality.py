@@ -50,13 +50,16 @@ import json
 import platform
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 
+from calib_eval.grading import GRADER_VERSION
 from calib_eval.metrics import bootstrap_ci, expected_calibration_error, paired_bootstrap_diff, roc_auc
+from calib_eval.metrics.ece_interval import ece_difference_interval
 from calib_eval.results import read_items
 from calib_eval.training import graded_data as gd
 from cost import replace_section  # bench/ is on sys.path when run as a script
@@ -79,19 +82,29 @@ def verdict(res, better: str = "higher", null: float = 0.0) -> str:
 
 
 def ece_claim_row(m: dict, where: str) -> list[str]:
-    """LoRA+Prompt vs zero-shot ECE from a card: a verdict only from a paired CI of the change.
+    """LoRA+Prompt vs zero-shot ECE from a card: a verdict only from a CI of the change.
 
-    Cards record the two ECEs but (today) no per-item scores, so no interval can
-    be computed here; two point estimates never make a verdict.
+    Used when the held-out per-item scores are missing (an older card); two
+    point estimates never make a verdict.
     """
     zs = m["baselines"]["zero_shot_classifier"]
     claim = "Kapoor: LoRA+Prompt ECE < zero-shot ECE"
-    change = zs.get("ece_change")  # tuned minus zero-shot, paired 95% CI, top-label
+    change = zs.get("ece_change")  # tuned minus zero-shot, 95% CI, top-label
     if change is None:
         return [claim, where, f"{m['ece']:.3f} vs {zs['ece']:.3f} (card ECEs; no paired CI recorded)",
                 "not tested (no CI: the card has no per-item scores)"]
     return [claim, where, f"ECE change {fmt_ci(SimpleNamespace(**change))}",
             verdict(SimpleNamespace(**change), better="lower")]
+
+
+def ece_change(a, b, y):
+    """CI of top-label ECE(a) - ECE(b) on the same items: two ECE intervals at 97.5%, differenced (Bonferroni).
+
+    The same ECE intervals as the results files (test inversion, honest near 0;
+    bench/RESULTS.md "coverage"); a paired bootstrap of an ECE difference has
+    no measured coverage, and the two plug-ins' biases need not cancel.
+    """
+    return ece_difference_interval(a, b, y, n_bins=10, mode="top_label", n_resamples=1000, seed=0)
 
 
 def top_label_ece(confidence, correct) -> float:
@@ -111,26 +124,35 @@ def card(folder: Path) -> dict | None:
 
 
 # --------------------------------------------------------------------------- Kapoor et al.
-def kapoor_in_distribution(adapters: Path) -> list[list[str]]:
+def kapoor_in_distribution(adapters: Path, labels: dict[str, bool] | None) -> list[list[str]]:
+    """From the calibration-tune folder's held-out per-item scores, labelled by the current grader where given."""
+    from calib_eval.training.output import read_heldout_scores
+
     ct = card(adapters / "calibration-tune")
     if not ct or "baselines" not in ct.get("heldout_metrics", {}):
         return [["Kapoor: LoRA+Prompt beats zero-shot P(True) (held-out)", "not run", "", ""]]
-    m = ct["heldout_metrics"]
-    where = f"{m['n']} held-out training-mix items, acc {m['accuracy']:.2f}"
-    rows = []
+    held = read_heldout_scores(adapters / "calibration-tune")
+    ids = [i for i in held if labels is None or i in labels]
+    if not ids:
+        return [["Kapoor: LoRA+Prompt beats zero-shot P(True) (held-out)", "not run", "no per-item scores", ""]]
+    y = np.array([labels[i] if labels is not None else bool(held[i]["correct"]) for i in ids])
+    score = {k: np.array([held[i]["scores"][k] for i in ids]) for k in held[ids[0]]["scores"]}
+    graded = f"grader v{GRADER_VERSION}" if labels is not None else "card labels"
+    where = f"{len(ids)} held-out training-mix items, acc {y.mean():.2f} ({graded})"
+    a, rows = score["lora_prompt"], []
     for name, claim in (("zero_shot_classifier", "zero-shot P(True)"), ("perplexity", "perplexity (best untrained)")):
-        b = m["baselines"][name]
-        g = b["auroc_gain"]
-        ok = verdict(SimpleNamespace(**g))
+        res = paired(roc_auc, a, score[name], y)
         rows.append([f"Kapoor: LoRA+Prompt AUROC > {claim}", where,
-                     f"{m['auroc']:.3f} vs {b['auroc']:.3f}; gain {g['estimate']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]",
-                     ok])
-    rows.append(ece_claim_row(m, where))
-    rows += probe_rows(adapters, where)
+                     f"{roc_auc(a, y):.3f} vs {roc_auc(score[name], y):.3f}; gain {fmt_ci(res)}", verdict(res)])
+    res = ece_change(a, score["zero_shot_classifier"], y)
+    rows.append(["Kapoor: LoRA+Prompt ECE < zero-shot ECE", where,
+                 f"top-label ECE {top_label_ece(a, y):.3f} vs {top_label_ece(score['zero_shot_classifier'], y):.3f}; "
+                 f"change {fmt_ci(res)}", verdict(res, better="lower")])
+    rows += probe_rows(adapters, where, labels)
     return rows
 
 
-def probe_rows(adapters: Path, where: str) -> list[list[str]]:
+def probe_rows(adapters: Path, where: str, labels: dict[str, bool] | None = None) -> list[list[str]]:
     """LoRA+Prompt against the frozen-feature probe on the same held-out items (paired by id)."""
     from calib_eval.training.output import read_heldout_scores
 
@@ -141,7 +163,8 @@ def probe_rows(adapters: Path, where: str) -> list[list[str]]:
     if len(ids) != len(ct):  # different data settings: not the same items, no paired comparison
         return [["Kapoor: LoRA+Prompt AUROC > probe", f"{len(ids)}/{len(ct)} held-out items shared",
                  "the two adapters were trained on different splits", "not comparable"]]
-    y = np.array([ct[i]["correct"] for i in ids])
+    ids = [i for i in ids if labels is None or i in labels]
+    y = np.array([labels[i] if labels is not None else ct[i]["correct"] for i in ids])
     a = np.array([ct[i]["scores"]["lora_prompt"] for i in ids])
     b = np.array([probe[i]["scores"]["probe"] for i in ids])
     res = paired(roc_auc, a, b, y)
@@ -228,7 +251,7 @@ def kapoor_mmlu(items_path: Path | None, adapters: Path) -> list[list[str]]:
 
         before = scores[temp["scorer"]]
         after = np.asarray(apply_card_temperature(before, temp))
-        res = paired(top_label_ece, after, before, y)
+        res = ece_change(after, before, y)
         rows.append([f"Kapoor: temperature scaling lowers {temp['scorer']} ECE (T={temp['temperature']:.2f}, "
                      f"fit on {temp['fit_on']})", where,
                      f"top-label ECE {top_label_ece(before, y):.3f} -> {top_label_ece(after, y):.3f}; "
@@ -319,7 +342,7 @@ def steyvers(loaded, adapters: Path, medqa, progress) -> list[list[str]]:
                      f"{roc_auc(conf[name], y):.3f} ({failed} unparsable)")
     where = f"{len(medqa)} MedQA items, acc {y.mean():.2f}"
     auroc = paired(roc_auc, conf["multitask-sft"], conf["verbalized-sft"], y)
-    ece = paired(top_label_ece, conf["multitask-sft"], conf["verbalized-sft"], y)
+    ece = ece_change(conf["multitask-sft"], conf["verbalized-sft"], y)
     return [["Steyvers: multitask SFT AUROC > verbalized SFT on MedQA", where,
              "; ".join(notes) + f"; AUROC gain {fmt_ci(auroc)}", verdict(auroc)],
             ["Steyvers: multitask SFT ECE < verbalized SFT on MedQA", where, f"top-label ECE change {fmt_ci(ece)}",
@@ -327,6 +350,19 @@ def steyvers(loaded, adapters: Path, medqa, progress) -> list[list[str]]:
 
 
 # --------------------------------------------------------------------------- main
+def regrade(rows: list) -> tuple[list, int]:
+    """Cached graded answers relabelled by the current grader (the cache keeps the grade of its day); changes."""
+    from calib_eval.grading import grade
+    from calib_eval.types import example_from_dict
+
+    out, changed = [], 0
+    for g in rows:
+        correct = bool(grade(example_from_dict(g.example), g.answer)[0]) if g.answer.strip() else False
+        changed += correct != bool(g.correct)
+        out.append(replace(g, correct=correct))
+    return out, changed
+
+
 def holdout_rows(adapters: Path, loaded, data_root) -> list:
     """The calibration-tune card's held-out split, rebuilt from the same cached graded data."""
     from calib_eval.training.api import graded_split
@@ -348,8 +384,27 @@ def carried_rows(text: str, groups: set[str]) -> list[list[str]]:
     prefixes = tuple(GROUPS[g] + ":" for g in groups)
     section = text.split("<!-- quality:start -->", 1)[-1].split("<!-- quality:end -->", 1)[0]
     cells = [line.strip().strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ")]
-    rows = [[c.strip() for c in row] for row in cells if row[0].strip().startswith(prefixes)]
-    return [row[:-1] + [carried_verdict(row[-1])] for row in rows]
+    rows = [[c.strip() for c in row][:4] for row in cells if row[0].strip().startswith(prefixes)]
+    return [row[:3] + [carried_verdict(row[3])] for row in rows if len(row) == 4]
+
+
+def row_keys(rows: list[list[str]]) -> list[tuple[str, int]]:
+    """(claim, occurrence) per row: cross-model claims repeat once per task."""
+    seen: dict[str, int] = {}
+    keys = []
+    for row in rows:
+        seen[row[0]] = seen.get(row[0], -1) + 1
+        keys.append((row[0], seen[row[0]]))
+    return keys
+
+
+def previous_rows(text: str) -> dict[tuple[str, int], str]:
+    """(claim, occurrence) -> "verdict (measured)" of the quality table now in RESULTS.md."""
+    section = text.split("<!-- quality:start -->", 1)[-1].split("<!-- quality:end -->", 1)[0]
+    cells = [[c.strip() for c in line.strip().strip("|").split(" | ")] for line in section.splitlines()
+             if line.startswith("| ") and not line.startswith("| claim ")]
+    cells = [row for row in cells if len(row) >= 4]
+    return {key: f"{row[3]} ({row[2]})" for row, key in zip(cells, row_keys(cells))}
 
 
 CI_VERDICT_PREFIXES = ("not shown (CI spans", "not run", "not tested")  # besides exact "holds" / "reversed"
@@ -392,19 +447,26 @@ def main() -> None:
     progress = lambda msg: console.print(f"[dim]{time.perf_counter() - started:6.0f}s[/] {msg}")  # noqa: E731
 
     loaded = load_model(args.model, "cpu", "float32")
-    rows = []
+    rows, relabelled = [], []
+
+    def current(name: str, graded: list) -> list:
+        """Cached answers with the current grader's labels; the count of changes is reported."""
+        out, changed = regrade(graded)
+        relabelled.append(f"{changed}/{len(out)} {name}")
+        return out
+
+    held = current("held-out training-mix", holdout_rows(args.adapters, loaded, args.data_root))
     if "kapoor" in claims:
-        rows += kapoor_in_distribution(args.adapters)
-    if claims & {"ua-clm", "steyvers"}:
-        holdout = [g for g in holdout_rows(args.adapters, loaded, args.data_root) if g.answer_ids][: args.ua_items]
-        progress(f"{len(holdout)} held-out items")
+        rows += kapoor_in_distribution(args.adapters, {g.id: g.correct for g in held} if held else None)
+    holdout = [g for g in held if g.answer_ids][: args.ua_items]
+    progress(f"{len(holdout)} held-out items")
     if "ua-clm" in claims:
-        bioasq = [g for g in gd.build_graded(loaded, ["bioasq"], args.bioasq_items, 0, data_root=args.data_root)
-                  if g.answer_ids]
+        bioasq = current("BioASQ", [g for g in gd.build_graded(loaded, ["bioasq"], args.bioasq_items, 0,
+                                                                 data_root=args.data_root) if g.answer_ids])
         rows += ua_clm(loaded, args.adapters, holdout, bioasq, progress)
     if "steyvers" in claims:
-        medqa = [g for g in gd.build_graded(loaded, ["medqa"], args.medqa_items, 0, data_root=args.data_root)
-                 if g.answer_ids]
+        medqa = current("MedQA", [g for g in gd.build_graded(loaded, ["medqa"], args.medqa_items, 0,
+                                                               data_root=args.data_root) if g.answer_ids])
         rows += steyvers(loaded, args.adapters, medqa, progress)
     if "kapoor" in claims:
         rows += kapoor_mmlu(args.mmlu_items, args.adapters)  # the runner may still be writing it
@@ -413,15 +475,20 @@ def main() -> None:
         for own, judged in zip(args.cross_own, args.cross_judged) if args.cross_own else [(None, None)]:
             rows += kapoor_cross_model(own, judged)
     kept = set(GROUPS) - claims
-    carried = carried_rows(RESULTS.read_text(), kept) if kept and RESULTS.exists() else []
+    previous = RESULTS.read_text() if RESULTS.exists() else ""
+    carried = carried_rows(previous, kept) if kept else []
 
     lines = [f"## quality\n\nMachine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
-             f"{torch.__version__}. Model `{args.model}` ({loaded.name}); adapters from `{args.adapters}`. "
-             f"Verdict: 'holds' only when the 95% BCa bootstrap CI (paired where two scorers share items) "
-             f"excludes 0 in the claimed direction; no point-estimate verdicts. ECE claims use the papers' "
-             f"top-label ECE (10 equal-width bins).\n",
-             "| claim | items | measured | verdict |", "|---|---|---|---|"]
-    lines += [f"| {' | '.join(r)} |" for r in rows + carried]
+             f"{torch.__version__}. Model `{args.model}` ({loaded.name}); adapters from `{args.adapters}`; "
+             f"labels from grader v{GRADER_VERSION} (cached answers regraded: {', '.join(relabelled)} changed). "
+             f"Verdict: 'holds' only when a 95% CI excludes 0 in the claimed direction; no point-estimate "
+             f"verdicts. AUROC: BCa bootstrap, paired where two scorers share items. ECE claims use the papers' "
+             f"top-label ECE (10 equal-width bins); an ECE change's CI is the difference of the two ECEs' "
+             f"test-inversion intervals at 97.5% (Bonferroni; calib_eval.metrics.ece_interval). Last column: "
+             f"the previous run of this script, so a reader sees what changed.\n",
+             "| claim | items | measured | verdict | previous run |", "|---|---|---|---|---|"]
+    before = previous_rows(previous)
+    lines += [f"| {' | '.join(r)} | {before.get(key, '-')} |" for r, key in zip(rows + carried, row_keys(rows + carried))]
     lines.append(f"\nMeasured in this run: {', '.join(sorted(claims))} ({time.perf_counter() - started:.0f}s)."
                  + (f" Rows of {', '.join(sorted(kept))} are carried over unchanged from the previous run of this "
                     "script (same adapters' recipes, same items)." if carried else ""))

@@ -46,5 +46,42 @@ def test_paper_claims_use_top_label_ece() -> None:
 
 def test_coverage_bench_runs(tmp_path: Path) -> None:
     rows = coverage.table(reps=2, resamples=30, seed=0, processes=1)
-    assert len(rows) == len(coverage.SIZES) * len(coverage.METRICS)
-    assert all(r[-2] == "100%" for r in rows)  # intervals contain their estimate, always
+    assert len(rows) == len(coverage.SIZES) * (len(coverage.METRICS) + len(coverage.ECE_POPULATIONS))
+    contains = coverage.HEADER.index("contains estimate")
+    assert all(r[contains] == "100%" for r in rows)  # intervals contain their estimate, always
+    assert {r[1] for r in rows if r[0] == "ECE"} == {"inversion"}  # the results files' ECE interval
+
+
+def test_cached_answers_are_regraded_by_the_current_grader() -> None:
+    from dataclasses import asdict
+
+    from calib_eval.training.graded_data import GradedExample
+    from calib_eval.types import Example
+
+    ex = Example("q1", "bioasq", "Which vitamin?", references=("Vitamin A",))
+    old = [GradedExample("q1", "bioasq", "p", "Vitamin B12", [1], [2], True, "Vitamin A", "", asdict(ex)),
+           GradedExample("q2", "bioasq", "p", "Vitamin A.", [1], [2], True, "Vitamin A", "", asdict(ex))]
+    rows, changed = quality.regrade(old)
+    assert [g.correct for g in rows] == [False, True] and changed == 1  # "Vitamin B12" was accepted before
+
+
+def test_ece_change_ci_is_bonferroni_of_the_ece_intervals() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.beta(4, 2, 400)
+    y = rng.random(400) < p
+    worse = np.clip(p + 0.3, 0, 1)  # overconfident copy, same items
+    res = quality.ece_change(p, worse, y)
+    assert res.method == "ece-inversion-bonferroni" and res.low <= res.estimate <= res.high
+    assert quality.verdict(res, better="lower") == "holds"
+    same = quality.ece_change(p, p, y)
+    assert same.low < 0 < same.high and same.low == pytest.approx(-same.high)
+    assert quality.verdict(same, better="lower").startswith("not shown")
+
+
+def test_previous_run_column_pairs_rows_by_claim_and_occurrence() -> None:
+    text = ("<!-- quality:start -->\n| claim | items | measured | verdict |\n|---|---|---|---|\n"
+            "| A | 10 x | 0.6 [0.5, 0.7] | holds |\n| A | 20 y | 0.5 [0.4, 0.6] | not shown (CI spans 0.5) |\n"
+            "<!-- quality:end -->")
+    before = quality.previous_rows(text)
+    assert before[("A", 1)].startswith("not shown") and before[("A", 0)].startswith("holds")
+    assert quality.row_keys([["A"], ["B"], ["A"]]) == [("A", 0), ("B", 0), ("A", 1)]
