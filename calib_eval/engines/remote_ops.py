@@ -59,27 +59,31 @@ def _yes_no(completion: Completion) -> tuple[float | None, float | None, float]:
 def ptrue_scores(batch) -> list[float]:
     """Two-way softmax over log p(" i") and log p(" ii") among the returned top-k alternatives.
 
-    Items where either falls outside the top k are asked again with a wide
-    top-k (llama.cpp serves any; vLLM refuses more than its --max-logprobs,
-    20 by default). A token still missing gets the smallest log-prob seen (an
-    upper bound), and how many items needed that is recorded: their score is
+    Items where either falls outside the top k are asked again with a top-1000,
+    then with the whole vocabulary where the server reports its size
+    (llama.cpp serves both; vLLM refuses more than its --max-logprobs, 20 by
+    default). A token still missing gets the smallest log-prob seen (an upper
+    bound), and how many items needed that is recorded: their score is
     approximate.
     """
     engine = batch.model
     texts = answered_prompts(batch, prompts.UNCERTAINTY_QUERY)
     pairs = [_yes_no(c[0]) for c in engine.complete(texts, max_tokens=1, temperature=0.0,
                                                      logprobs=engine.config.top_logprobs)]
-    missing = [i for i, (no, yes, _) in enumerate(pairs) if no is None or yes is None]
     info = batch.extra.setdefault("zero_shot_classifier", {"wide_top_k_retries": 0, "bounded_from_top_k": 0})
-    if missing and engine.config.top_logprobs < WIDE_TOP_LOGPROBS and engine.wide_top_k:
+    vocab = engine.meta.get("n_vocab") if isinstance(engine.meta.get("n_vocab"), int) else 0
+    for width in sorted({WIDE_TOP_LOGPROBS, vocab}):
+        missing = [i for i, (no, yes, _) in enumerate(pairs) if no is None or yes is None]
+        if not missing or width <= engine.config.top_logprobs or not engine.wide_top_k:
+            continue
         try:
-            wide = engine.complete([texts[i] for i in missing], max_tokens=1, temperature=0.0,
-                                   logprobs=WIDE_TOP_LOGPROBS)
-            info["wide_top_k_retries"] += len(missing)
-            for i, c in zip(missing, wide):
-                pairs[i] = _yes_no(c[0])
+            wide = engine.complete([texts[i] for i in missing], max_tokens=1, temperature=0.0, logprobs=width)
         except ServerError:
             engine.wide_top_k = False  # this server caps top-k: do not ask again
+            break
+        info["wide_top_k_retries"] += len(missing)
+        for i, c in zip(missing, wide):
+            pairs[i] = _yes_no(c[0])
     out = []
     for no, yes, floor in pairs:
         if no is None or yes is None:

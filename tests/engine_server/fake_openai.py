@@ -22,11 +22,12 @@ P_YES, P_NO = -0.5, -1.5  # log-probs of " ii" and " i" after the uncertainty qu
 
 class FakeServer:
     def __init__(self, models=("tiny",), logprobs=True, layout="openai", n_choices=True, query_rank=None,
-                 max_logprobs=None):
+                 max_logprobs=None, n_vocab=None):
         self.models, self.logprobs, self.layout, self.n_choices = list(models), logprobs, layout, n_choices
         # " i"/" ii" only among the alternatives when more than query_rank are asked for;
         # more than max_logprobs alternatives is refused (HTTP 400, as vLLM's --max-logprobs)
         self.query_rank, self.max_logprobs = query_rank, max_logprobs
+        self.n_vocab = n_vocab  # listed under /models meta, as llama.cpp does
         self.failures: list = []
         self.die_after: int | None = None
         self.completions = 0  # completion requests answered
@@ -109,7 +110,9 @@ def _handler(fake: FakeServer):
 
         def do_GET(self):
             if self.path.rstrip("/") == "/v1/models":
-                self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in fake.models]})
+                meta = {"meta": {"n_vocab": fake.n_vocab}} if fake.n_vocab else {}
+                self._send(200, {"object": "list", "data": [{"id": m, "object": "model", **meta}
+                                                            for m in fake.models]})
             else:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
 

@@ -121,13 +121,16 @@ def test_choice_tasks_and_adapters_are_refused_before_any_request(tmp_path, data
         assert fake.completions == 0 and not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("max_logprobs, expected", [(None, p_true()), (20, 0.5)])
-def test_ptrue_asks_again_with_a_wide_top_k_and_records_a_bound(tmp_path, data_root, max_logprobs, expected):
-    with FakeServer(query_rank=50, max_logprobs=max_logprobs) as fake:
+@pytest.mark.parametrize("rank, vocab, cap, retries, bounded", [
+    (50, None, None, 3, 0),  # llama.cpp-like: the top-1000 retry finds both tokens
+    (1500, 2000, None, 6, 0),  # ... or only the whole vocabulary (its size from /models) does
+    (1500, None, None, 3, 3),  # no vocabulary size: the bound, counted
+    (50, None, 20, 0, 3),  # vLLM-like (--max-logprobs 20): the retry is refused, the bound is counted
+])
+def test_ptrue_widens_the_top_k_and_records_a_bound(tmp_path, data_root, rank, vocab, cap, retries, bounded):
+    with FakeServer(query_rank=rank, max_logprobs=cap, n_vocab=vocab) as fake:
         assert run(fake, tmp_path, data_root, "zero_shot_classifier", "--batch-size", "3") == 0
     results, rows = outputs(tmp_path)
-    assert [r["scores"]["zero_shot_classifier"] for r in rows] == pytest.approx([expected] * 3)
+    assert [r["scores"]["zero_shot_classifier"] for r in rows] == pytest.approx([0.5 if bounded else p_true()] * 3)
     extra = results["scorers"]["zero_shot_classifier"]["extra"]
-    # llama.cpp-like: the wide retry finds both tokens; vLLM-like (capped): the retry is refused, the bound is counted
-    assert extra["bounded_from_top_k"] == (0 if max_logprobs is None else 3)
-    assert extra["wide_top_k_retries"] == (3 if max_logprobs is None else 0)
+    assert extra["bounded_from_top_k"] == bounded and extra["wide_top_k_retries"] == retries
