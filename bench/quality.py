@@ -12,15 +12,28 @@ perplexity, zero_shot_classifier, lora_prompt (and probe), e.g.
         --scorers perplexity,zero_shot_classifier,lora_prompt \
         --adapter lora_prompt=adapters/smollm2/calibration-tune --output runs/quality
 
+Labels: cached graded answers (training mix, BioASQ, MedQA) are regraded with the
+current grader (calib_eval.grading) and the changes counted in the header; runner
+outputs carry the grade of the run that wrote them. ECE claims get the Bonferroni
+difference of two ECE intervals (:func:`ece_change`), AUROC claims paired BCa.
+
 What is computed here, and what is read:
-- Kapoor et al., in distribution: read from the calibration-tune card, whose
-  held-out items (never trained on) were scored by lora_prompt and by the
-  untrained zero-shot P(True) and perplexity scorers (paired bootstrap CIs).
+- Kapoor et al., in distribution: the calibration-tune folder's heldout_scores.jsonl,
+  held-out items (never trained on) scored by lora_prompt and by the untrained
+  zero-shot P(True) and perplexity scorers, labelled by the current grader.
   The probe is paired with LoRA+Prompt item by item through both folders'
   heldout_scores.jsonl (same items when the data settings match).
 - Kapoor et al., cross-model: --cross-own is another model's runner output
   (its answers and its own zero_shot_classifier), --cross-judged the same file
-  rescored by this model's LoRA+Prompt, e.g.
+  rescored by this model's LoRA+Prompt. Both can come from saved answers alone
+  (e.g. a leaderboard run's items.jsonl), so both carry the current grader's labels:
+
+    calib-eval score --generations ANSWERS.jsonl --scorers zero_shot_classifier --scorer-model gemma3-270m \
+        --data-root ../shared/data --output runs/quality/cross-own
+    calib-eval score --generations ANSWERS.jsonl --scorers lora_prompt,zero_shot_classifier --scorer-model default \
+        --adapter lora_prompt=adapters/smollm2/calibration-tune --data-root ../shared/data --output runs/quality/cross-judged
+
+  or with fresh answers:
 
     calib-eval run --model gemma3-270m --tasks mmlu_mc_calib --limit 200 --scorers zero_shot_classifier \
         --data-root ../shared/data --output runs/crossmodel
@@ -438,6 +451,8 @@ def main() -> None:
     ap.add_argument("--bioasq-items", type=int, default=150)
     ap.add_argument("--medqa-items", type=int, default=200)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--previous", type=Path, default=RESULTS,
+                    help="file whose quality section fills the 'previous run' column (default: RESULTS.md itself)")
     args = ap.parse_args()
     claims = {c.strip() for c in args.claims.split(",") if c.strip()}
     if not claims or claims - set(GROUPS):
@@ -487,11 +502,12 @@ def main() -> None:
              f"test-inversion intervals at 97.5% (Bonferroni; calib_eval.metrics.ece_interval). Last column: "
              f"the previous run of this script, so a reader sees what changed.\n",
              "| claim | items | measured | verdict | previous run |", "|---|---|---|---|---|"]
-    before = previous_rows(previous)
+    before = previous_rows(args.previous.read_text() if args.previous.exists() else "")
     lines += [f"| {' | '.join(r)} | {before.get(key, '-')} |" for r, key in zip(rows + carried, row_keys(rows + carried))]
     lines.append(f"\nMeasured in this run: {', '.join(sorted(claims))} ({time.perf_counter() - started:.0f}s)."
                  + (f" Rows of {', '.join(sorted(kept))} are carried over unchanged from the previous run of this "
-                    "script (same adapters' recipes, same items)." if carried else ""))
+                    "script (same adapters, same items; labels and intervals as they were then, not re-measured)."
+                    if carried else ""))
     text = "\n".join(lines)
     console.print(text)
     if not args.no_write:
