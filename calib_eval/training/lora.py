@@ -16,6 +16,8 @@ def add_lora(model, cfg):
     if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing,
                                                 gradient_checkpointing_kwargs=reentrant)
+    elif checkpointing and hasattr(model, "activation_checkpointing_enable"):  # the old name warns that it goes in v6
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=reentrant)
     elif checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=reentrant)
     peft_cfg = PeftLoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,

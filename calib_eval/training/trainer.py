@@ -102,7 +102,7 @@ def train_loop(rows: Sequence, loss_fn: Callable[[list, dict], torch.Tensor], mo
 
     if not rows:
         raise TrainingError("no training rows")
-    accelerator = accelerator or parallel.make_accelerator("auto", "cpu")
+    accelerator = accelerator or parallel.make_accelerator(cfg.mixed_precision, cfg.device)
     ckpt = Path(output) / CHECKPOINT if output else None
     parallel.check_supported(accelerator, cfg)
     groups = [{"params": [p for p in mod.parameters() if p.requires_grad], "lr": (lrs or {}).get(name, cfg.lr)}
