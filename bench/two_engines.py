@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
               "items_per_s_server": rate(remote_results), "wall_s_hf": local_wall, "wall_s_server": remote_wall,
               "machine": f"{platform.processor() or platform.machine()}, 1 thread per engine, shared host"}
     Path(args.json).write_text(json.dumps({"summary": report, "hf": local, "server": remote}, indent=1))
-    print(f"| measure | value |\n|---|---|")
+    print("| measure | value |\n|---|---|")
     for key, value in report.items():
         print(f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |")
     return 0

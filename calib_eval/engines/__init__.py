@@ -11,11 +11,24 @@ from __future__ import annotations
 import dataclasses
 
 from calib_eval.engines.needs import IN_PROCESS, WEIGHTS_ONLY, plan_scorers
-from calib_eval.engines.spec import SERVER_PREFIX, ServerConfig, is_server_model, parse_server_model
+from calib_eval.engines.spec import (
+    SERVER_PREFIX,
+    ServerConfig,
+    is_server_model,
+    parse_server_model,
+)
 from calib_eval.errors import ConfigError
 
-__all__ = ["SERVER_PREFIX", "ServerConfig", "is_server_model", "parse_server_model", "open_for_run",
-           "batch_loop", "engine_notes", "capabilities"]
+__all__ = [
+    "SERVER_PREFIX",
+    "ServerConfig",
+    "batch_loop",
+    "capabilities",
+    "engine_notes",
+    "is_server_model",
+    "open_for_run",
+    "parse_server_model",
+]
 
 
 def capabilities(engine) -> frozenset:

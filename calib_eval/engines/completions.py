@@ -26,7 +26,7 @@ class Completion:
     def has_logprobs(self) -> bool:
         return bool(self.tokens) and len(self.logprobs) == len(self.tokens)
 
-    def kept(self, text: str) -> "Completion":
+    def kept(self, text: str) -> Completion:
         """Only the tokens that start inside `text` (a prefix of self.text): drops the
         EOS/stop token and trailing blanks, as the in-process decoder does."""
         start, n = 0, 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -54,8 +53,7 @@ class JsonClient:
                     raise ServerError(_refusal(self.base_url + path, exc.code, detail)) from None
                 last = f"HTTP {exc.code}: {detail}"
                 wait = max(wait, _retry_after(exc))
-            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout,
-                    TimeoutError) as exc:
+            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as exc:
                 last = _connection_text(exc)
             except json.JSONDecodeError:
                 last = "the reply was not JSON (is this an OpenAI-compatible server?)"

@@ -55,17 +55,16 @@ def test_an_unreachable_server_is_named():
 
 
 def test_a_model_the_server_does_not_serve_gets_did_you_mean():
-    with FakeServer(models=("tiny-instruct", "other")) as fake:
-        with pytest.raises(UnknownNameError, match=r"'tiny-instrcut'.*Did you mean 'tiny-instruct'"):
-            open_server(f"openai-completions:{fake.url}#tiny-instrcut")
+    with FakeServer(models=("tiny-instruct", "other")) as fake, \
+            pytest.raises(UnknownNameError, match=r"'tiny-instrcut'.*Did you mean 'tiny-instruct'"):
+        open_server(f"openai-completions:{fake.url}#tiny-instrcut")
 
 
 def test_the_served_name_may_be_left_out_only_when_one_model_is_served():
     with FakeServer(models=("only",)) as fake:
         assert open_server(f"openai-completions:{fake.url}").served_model == "only"
-    with FakeServer(models=("a", "b")) as fake:
-        with pytest.raises(ServerError, match="serves 2 models; name one"):
-            open_server(f"openai-completions:{fake.url}")
+    with FakeServer(models=("a", "b")) as fake, pytest.raises(ServerError, match="serves 2 models; name one"):
+        open_server(f"openai-completions:{fake.url}")
 
 
 @pytest.mark.parametrize("layout", ["openai", "llama.cpp"])
