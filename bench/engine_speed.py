@@ -74,7 +74,7 @@ def watch_decodes(peak: dict):
 
 
 def subject_items(spec, n: int, data_root):
-    """The first n items (stable order) of the task's largest subject."""
+    """The first n items (stable order) of the task's largest subject (all items when it has none)."""
     from collections import Counter
 
     from calib_eval.task_specs import load_task_examples
@@ -119,7 +119,8 @@ def compare(before: dict, after: dict) -> str:
     diffs = [abs(before["rows"][i]["scores"][s] - after["rows"][i]["scores"][s])
              for i in after["rows"] for s in after["rows"][i]["scores"]]
     n = len(after["rows"])
-    lines = [f"{n} MMLU-OE items ({after['subject']}, one shared 5-shot prefix), batch {after['batch_size']}, "
+    where = f" ({after['subject']}: one shared 5-shot prefix)" if after["subject"] else ""
+    lines = [f"{n} {after['task']} items{where}, batch {after['batch_size']}, "
              f"k={after['k']}, scorers {after['scorers']}; {after['model']}, fp32, "
              f"{after['torch_threads']} thread(s).",
              "", "| engine | wall s | items/s (wall) | CPU s | items/CPU-s | peak KV-cache bytes | max RSS (MB) |",
