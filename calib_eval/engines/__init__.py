@@ -47,13 +47,13 @@ def open_for_run(config, console=None):
     if config.judge or config.scorer.semantic_equivalence == "judge":
         raise ConfigError("the LLM judge reads the model in-process; with a server engine use the grader or "
                           "--semantic-equivalence nli:<model>")
-    for task in config.tasks:
-        spec = get_task(task)
-        if spec.mode != "generate":
-            raise ConfigError(f"task {spec.name!r} is multiple choice: it needs each option's log-likelihood, "
-                              f"which the server engine does not compute yet; run it with an in-process model")
     plan_scorers(config.scorers, SCORERS, IN_PROCESS - WEIGHTS_ONLY)  # refuse weight-only scorers before any request
     engine = open_server(config.model, config.server)
+    for task in config.tasks:
+        spec = get_task(task)
+        if spec.mode == "choice" and "choice_logprobs" not in engine.capabilities:
+            raise ConfigError(f"task {spec.name!r} is multiple choice: picking an option needs next-token "
+                              f"log-probs, which {engine.url} does not return")
     kept, skipped = plan_scorers(config.scorers, SCORERS, engine.capabilities)
     for name, why in skipped.items():
         (console.print if console else print)(f"skipping scorer {name}: {why}")

@@ -14,6 +14,7 @@ import math
 from calib_eval import prompts
 from calib_eval.engines.completions import Completion
 from calib_eval.errors import ServerError
+from calib_eval.scorers.max_softmax import softmax_max
 from calib_eval.scorers.samples import SampleSet
 from calib_eval.scorers.verbalized import parse_confidence
 
@@ -45,35 +46,30 @@ def answered_prompts(batch, query: str) -> list[str]:
     return [g.generation.prompt + g.generation.answer + query for g in batch.items]
 
 
-WIDE_TOP_LOGPROBS = 1000  # second try for items whose " i"/" ii" fell outside the first top-k
+WIDE_TOP_LOGPROBS = 1000  # second try for items whose wanted tokens fell outside the first top-k
 
 
-def _yes_no(completion: Completion) -> tuple[float | None, float | None, float]:
-    """(log p(" i"), log p(" ii"), smallest log-prob seen) from the first position's alternatives."""
+def _alternatives(completion: Completion) -> dict[str, float]:
     top = dict(completion.top[0]) if completion.top else {}
     if completion.tokens and completion.logprobs:
         top.setdefault(completion.tokens[0], completion.logprobs[0])
-    return top.get(prompts.QUERY_NO), top.get(prompts.QUERY_YES), min(top.values(), default=0.0)
+    return top
 
 
-def ptrue_scores(batch) -> list[float]:
-    """Two-way softmax over log p(" i") and log p(" ii") among the returned top-k alternatives.
+def next_token_logprobs(engine, texts: list[str], wanted: list[list[str]], info: dict) -> list[list[float | None]]:
+    """log p of each wanted next token after each text; None where the server never listed it.
 
-    Items where either falls outside the top k are asked again with a top-1000,
-    then with the whole vocabulary where the server reports its size
-    (llama.cpp serves both; vLLM refuses more than its --max-logprobs, 20 by
-    default). A token still missing gets the smallest log-prob seen (an upper
-    bound), and how many items needed that is recorded: their score is
-    approximate.
+    Items with a wanted token outside the top k are asked again with a
+    top-1000, then with the whole vocabulary where the server reports its
+    size (llama.cpp serves both; vLLM refuses more than its --max-logprobs,
+    20 by default). `info` counts the retries; the caller decides what a
+    missing token means.
     """
-    engine = batch.model
-    texts = answered_prompts(batch, prompts.UNCERTAINTY_QUERY)
-    pairs = [_yes_no(c[0]) for c in engine.complete(texts, max_tokens=1, temperature=0.0,
-                                                     logprobs=engine.config.top_logprobs)]
-    info = batch.extra.setdefault("zero_shot_classifier", {"wide_top_k_retries": 0, "bounded_from_top_k": 0})
+    tops = [_alternatives(c[0]) for c in engine.complete(texts, max_tokens=1, temperature=0.0,
+                                                          logprobs=engine.config.top_logprobs)]
     vocab = engine.meta.get("n_vocab") if isinstance(engine.meta.get("n_vocab"), int) else 0
     for width in sorted({WIDE_TOP_LOGPROBS, vocab}):
-        missing = [i for i, (no, yes, _) in enumerate(pairs) if no is None or yes is None]
+        missing = [i for i, top in enumerate(tops) if any(w not in top for w in wanted[i])]
         if not missing or width <= engine.config.top_logprobs or not engine.wide_top_k:
             continue
         try:
@@ -81,11 +77,25 @@ def ptrue_scores(batch) -> list[float]:
         except ServerError:
             engine.wide_top_k = False  # this server caps top-k: do not ask again
             break
-        info["wide_top_k_retries"] += len(missing)
+        info["wide_top_k_retries"] = info.get("wide_top_k_retries", 0) + len(missing)
         for i, c in zip(missing, wide):
-            pairs[i] = _yes_no(c[0])
+            tops[i] = _alternatives(c[0])
+    info["whole_vocabulary_seen"] = bool(vocab) and engine.wide_top_k
+    return [[top.get(w) for w in want] + [min(top.values(), default=0.0)] for top, want in zip(tops, wanted)]
+
+
+def ptrue_scores(batch) -> list[float]:
+    """Two-way softmax over log p(" i") and log p(" ii") (`next_token_logprobs`).
+
+    A token the server never listed gets the smallest log-prob seen (an upper
+    bound); how many items needed that is recorded: their score is approximate.
+    """
+    texts = answered_prompts(batch, prompts.UNCERTAINTY_QUERY)
+    info = batch.extra.setdefault("zero_shot_classifier", {"wide_top_k_retries": 0, "bounded_from_top_k": 0})
+    found = next_token_logprobs(batch.model, texts, [[prompts.QUERY_NO, prompts.QUERY_YES]] * len(texts), info)
+    info.pop("whole_vocabulary_seen", None)
     out = []
-    for no, yes, floor in pairs:
+    for no, yes, floor in found:
         if no is None or yes is None:
             info["bounded_from_top_k"] += 1
         no, yes = floor if no is None else no, floor if yes is None else yes
@@ -131,5 +141,9 @@ def remote_samples(batch) -> list[SampleSet]:
     return out
 
 
-REMOTE_SCORES = {"perplexity": perplexity_scores, "ua_clm_entropy": entropy_scores,
+def max_softmax_scores(batch) -> list[float]:
+    return [softmax_max(g.generation.choice_logprobs) for g in batch.items]
+
+
+REMOTE_SCORES = {"max_softmax": max_softmax_scores, "perplexity": perplexity_scores, "ua_clm_entropy": entropy_scores,
                  "zero_shot_classifier": ptrue_scores, "verbalized": verbalized_scores}

@@ -118,6 +118,6 @@ def probe_logprobs(engine: ServerEngine) -> frozenset:
         pass
     if reply.has_logprobs:
         found.add("token_logprobs")
-        if reply.top and len(reply.top[0]) >= 2:
-            found.add("next_token_logprobs")
+        if reply.top and len(reply.top[0]) >= 2:  # also picks single-token options (choice tasks)
+            found |= {"next_token_logprobs", "choice_logprobs"}
     return frozenset(found)

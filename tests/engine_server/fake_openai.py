@@ -18,6 +18,7 @@ from calib_eval import prompts
 
 ANSWER = " Paris"
 P_YES, P_NO = -0.5, -1.5  # log-probs of " ii" and " i" after the uncertainty query
+CHOICE_TOP = {" B": -0.7, " A": -1.2, " C": -2.0, " D": -2.5}  # after a multiple-choice prompt
 
 
 class FakeServer:
@@ -70,6 +71,8 @@ class FakeServer:
             tokens, top = [" ii"], [{" ii": P_YES, " i": P_NO, " yes": -3.0}]
             if self.query_rank is not None and int(body.get("logprobs") or 0) <= self.query_rank:
                 tokens, top = [" yes"], [{" yes": -3.0, " no": -4.0}]
+        elif prompt.endswith("Answer:") and "\nA. " in prompt:  # a multiple-choice prompt: letters
+            tokens, top = [" B"], [dict(CHOICE_TOP)]
         elif prompt.endswith(prompts.VERBALIZED_QUERY):
             tokens, top = [" 80"], [{" 80": -0.2, " 50": -2.0}]
         else:

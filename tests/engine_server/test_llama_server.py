@@ -125,3 +125,15 @@ def test_a_server_killed_mid_run_resumes_on_a_new_server(gguf, tmp_path, data_ro
         second.stop()
     results, rows = outputs(tmp_path)
     assert results["timings"]["items_resumed"] == kept and len(rows) == 4
+
+
+def test_a_choice_task_on_llama_cpp(server, tmp_path, data_root):
+    assert main(["run", "--model", f"openai-completions:{server.url}#smollm2", "--tasks", "mmlu_mc_calib",
+                 "--limit", "2", "--scorers", "max_softmax,zero_shot_classifier", "--output", str(tmp_path / "runs"),
+                 "--data-root", str(data_root), "--bootstrap", "20"]) == 0
+    folder = tmp_path / "runs" / "smollm2" / "mmlu_mc_calib"
+    results = json.loads((folder / "results.json").read_text())
+    assert results["scorers"]["max_softmax"]["extra"]["options_bounded"] == 0  # every letter was listed
+    for line in (folder / "items.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        assert row["answer_raw"] in (" A", " B", " C", " D") and 0.25 <= row["scores"]["max_softmax"] <= 1.0

@@ -111,14 +111,34 @@ def test_a_server_that_dies_mid_run_loses_no_finished_item(tmp_path, data_root, 
     assert len(rows) == 6 and len(answered) == 2
 
 
-def test_choice_tasks_and_adapters_are_refused_before_any_request(tmp_path, data_root, capsys):
+def test_adapters_are_refused_before_any_request(tmp_path, data_root, capsys):
     with FakeServer() as fake:
-        code = main(["run", "--model", f"openai-completions:{fake.url}#tiny", "--tasks", "mmlu_mc_calib",
-                     "--scorers", "verbalized", "--output", str(tmp_path / "runs"), "--data-root", str(data_root)])
-        assert code == 2 and "is multiple choice" in one_error(capsys)
         assert run(fake, tmp_path, data_root, "verbalized", "--adapter", "verbalized=adapters/x") == 2
         assert "--adapter needs the model's weights" in one_error(capsys)
         assert fake.completions == 0 and not (tmp_path / "runs").exists()
+
+
+def test_choice_tasks_pick_the_likeliest_letter(tmp_path, data_root):
+    with FakeServer() as fake:
+        code = main(["run", "--model", f"openai-completions:{fake.url}#tiny", "--tasks", "mmlu_mc_calib",
+                     "--limit", "6", "--scorers", "max_softmax,zero_shot_classifier,verbalized",
+                     "--output", str(tmp_path / "runs"), "--data-root", str(data_root), "--bootstrap", "20"])
+    assert code == 0
+    folder = tmp_path / "runs" / "tiny" / "mmlu_mc_calib"
+    rows = [json.loads(line) for line in (folder / "items.jsonl").read_text().splitlines()]
+    top = {" A": -1.2, " B": -0.7, " C": -2.0, " D": -2.5}
+    for row in rows:
+        assert row["answer_raw"] == " B" and row["grade_detail"] == "label B"
+        assert row["scores"]["max_softmax"] == pytest.approx(math.exp(-0.7) / sum(math.exp(v) for v in top.values()))
+        assert row["scores"]["zero_shot_classifier"] == pytest.approx(p_true())
+    assert sum(row["correct"] for row in rows) == 1  # of the first 6 items, only the 6th has answer B
+
+
+def test_choice_tasks_need_next_token_logprobs(tmp_path, data_root, capsys):
+    with FakeServer(logprobs=False) as fake:
+        code = main(["run", "--model", f"openai-completions:{fake.url}#tiny", "--tasks", "mmlu_mc_calib",
+                     "--scorers", "verbalized", "--output", str(tmp_path / "runs"), "--data-root", str(data_root)])
+    assert code == 2 and "is multiple choice: picking an option needs next-token log-probs" in one_error(capsys)
 
 
 @pytest.mark.parametrize("rank, vocab, cap, retries, bounded", [
