@@ -26,7 +26,8 @@ def render_markdown(tables: list[TaskTable], plots: PlotPaths, sources: int) -> 
         f"{sources} results file{'s' if sources != 1 else ''} in [`results/`](results/)"
         + (f" (newest run {newest[:10]})" if newest else "")
         + ". Do not edit by hand: rebuild. Sortable, filterable version: [index.html](index.html).\n",
-        ("Values are `estimate [95% CI]` (BCa bootstrap). Accuracy: answers graded correct. ECE (10 equal-width "
+        ("Values are `estimate [95% CI]` (BCa bootstrap; ECE: bootstrap test inversion, bench/RESULTS.md "
+         "coverage). Accuracy: answers graded correct. ECE (10 equal-width "
          "bins on P(correct)) and Brier: lower is better. ECE recal. (rows are ranked on it) is every scorer's "
          "ECE after the same recalibration, a Platt map cross-fitted on held-out items of the task; ECE raw is "
          "ECE of the probabilities as produced (probability scorers only). AUROC (does confidence rank right "
