@@ -11,48 +11,24 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from calib_eval.cli import main
+from launched_ranks import LAUNCH_TIMEOUT_S, finish, launch_two, rank_process
 
 pytestmark = pytest.mark.slow
 
 TASK = "bioasq_ood_calib"
-LAUNCH_TIMEOUT_S = 600  # generous: ~10 s alone, much more on a loaded machine
 
 
 def _run_args(model_dir, data_root, out: Path, limit: int) -> list[str]:
     return ["run", "--model", str(model_dir), "--tasks", TASK, "--scorers", "perplexity,zero_shot_classifier",
             "--limit", str(limit), "--batch-size", "1", "--bootstrap", "20", "--data-root", str(data_root),
             "--device", "cpu", "--output", str(out)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:  # other test runs on this machine may hold torchrun's default 29500
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _launch(args: list[str]) -> subprocess.Popen:
-    launcher = Path(sys.executable).with_name("accelerate")
-    if not launcher.exists():
-        pytest.skip("accelerate's launcher is not installed")
-    cmd = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-           "-m", "calib_eval.cli", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _finish(proc: subprocess.Popen) -> tuple[int, str]:
-    out, _ = proc.communicate(timeout=LAUNCH_TIMEOUT_S)
-    return proc.returncode, out
 
 
 def _task_dir(out: Path) -> Path:
@@ -71,7 +47,7 @@ def _results(out: Path) -> dict:
 
 def test_two_processes_give_the_one_process_results_item_for_item(tiny_model_dir, data_root, tmp_path):
     assert main(_run_args(tiny_model_dir, data_root, tmp_path / "one", 8)) == 0
-    code, log = _finish(_launch(_run_args(tiny_model_dir, data_root, tmp_path / "two", 8)))
+    code, log = finish(launch_two(_run_args(tiny_model_dir, data_root, tmp_path / "two", 8)))
     assert code == 0, log[-3000:]
 
     shards = sorted(p.name for p in _task_dir(tmp_path / "two").glob("items.partial*.jsonl"))
@@ -83,23 +59,11 @@ def test_two_processes_give_the_one_process_results_item_for_item(tiny_model_dir
     assert _results(tmp_path / "one")["scorers"] == _results(tmp_path / "two")["scorers"]
 
 
-def _worker(launcher: subprocess.Popen, rank: int):
-    import psutil
-
-    for child in psutil.Process(launcher.pid).children(recursive=True):
-        try:
-            if child.environ().get("RANK") == str(rank) and "calib_eval.cli" in " ".join(child.cmdline()):
-                return child
-        except psutil.Error:
-            continue  # exited between listing and reading
-    return None
-
-
 def _kill_rank_after_first_items(launcher: subprocess.Popen, cache: Path, rank: int, deadline_s: float) -> None:
     """SIGKILL `rank` as soon as its cache holds a finished item (like a node lost mid-run)."""
     stop = time.monotonic() + deadline_s
     while time.monotonic() < stop and launcher.poll() is None:
-        worker = _worker(launcher, rank)
+        worker = rank_process(launcher, rank)
         if worker is not None and cache.exists() and _rows(cache):
             os.kill(worker.pid, signal.SIGKILL)
             return
@@ -112,16 +76,16 @@ def test_a_killed_rank_loses_no_finished_item_and_the_rerun_matches(tiny_model_d
     assert main(_run_args(tiny_model_dir, data_root, tmp_path / "reference", limit)) == 0
     args = _run_args(tiny_model_dir, data_root, tmp_path / "killed", limit)
 
-    launcher = _launch(args)
+    launcher = launch_two(args)
     cache = tmp_path / "killed" / Path(str(tiny_model_dir)).as_posix().replace("/", "__") / TASK
     _kill_rank_after_first_items(launcher, cache / "items.partial.rank1.jsonl", 1, LAUNCH_TIMEOUT_S)
-    code, log = _finish(launcher)
+    code, log = finish(launcher)
     assert code != 0, log[-3000:]  # torchrun saw its worker die and stopped the run
     assert not (cache / "items.jsonl").exists()
     finished = {p.name: _rows(p) for p in cache.glob("items.partial.rank*.jsonl")}
     assert 0 < len(finished["items.partial.rank1.jsonl"]) < limit // 2  # killed mid-run, with items done
 
-    code, log = _finish(_launch(args))
+    code, log = finish(launch_two(args))
     assert code == 0, log[-3000:]
     final = _rows(cache / "items.jsonl")
     by_id = {r["id"]: r for r in final}

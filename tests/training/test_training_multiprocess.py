@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,12 +27,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from launched_ranks import LAUNCH_TIMEOUT_S, finish, launch_env, launch_two, rank_process
 
 pytestmark = pytest.mark.slow
 
 STEPS = 40
 TOL = 1e-5
-LAUNCH_TIMEOUT_S = 600  # ~20 s alone, much more on a loaded machine
 SOURCES = ("arc_challenge", "boolq")
 
 
@@ -75,35 +74,10 @@ def _args(setup, out: Path, grad_accum: int, checkpoint_every: int = 0, resume: 
             "--checkpoint-every", str(checkpoint_every), "--device", "cpu", *(["--resume"] if resume else [])]
 
 
-def _env() -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _one_process(args: list[str]) -> None:
-    proc = subprocess.run([sys.executable, "-m", "calib_eval.cli", *args], env=_env(), capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "calib_eval.cli", *args], env=launch_env(), capture_output=True,
                           text=True, timeout=LAUNCH_TIMEOUT_S)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-
-
-def _launch(args: list[str]) -> subprocess.Popen:
-    launcher = Path(sys.executable).with_name("accelerate")
-    if not launcher.exists():
-        pytest.skip("accelerate's launcher is not installed")
-    cmd = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-           "-m", "calib_eval.cli", *args]
-    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _finish(proc: subprocess.Popen) -> tuple[int, str]:
-    out, _ = proc.communicate(timeout=LAUNCH_TIMEOUT_S)
-    return proc.returncode, out
 
 
 def _curve(folder: Path) -> list[float]:
@@ -138,7 +112,7 @@ def _same_training(a: Path, b: Path) -> float:
 
 def test_two_processes_follow_the_one_process_loss_curve(setup, tmp_path):
     _one_process(_args(setup, tmp_path / "one", grad_accum=2))
-    code, log = _finish(_launch(_args(setup, tmp_path / "two", grad_accum=1)))
+    code, log = finish(launch_two(_args(setup, tmp_path / "two", grad_accum=1)))
     assert code == 0, log[-3000:]
     one, two = _card(tmp_path / "one"), _card(tmp_path / "two")
     assert (one["num_processes"], two["num_processes"]) == (1, 2)
@@ -155,7 +129,7 @@ def test_two_processes_follow_the_one_process_loss_curve(setup, tmp_path):
 def test_two_processes_accumulating_two_modules_follow_one_process(setup, tmp_path):
     """lora-probe (LoRA + head: two wrapped modules) with accumulation: exchanges skipped until the step's end."""
     _one_process(_args(setup, tmp_path / "one", grad_accum=4, method="lora-probe"))
-    code, log = _finish(_launch(_args(setup, tmp_path / "two", grad_accum=2, method="lora-probe")))
+    code, log = finish(launch_two(_args(setup, tmp_path / "two", grad_accum=2, method="lora-probe")))
     assert code == 0, log[-3000:]
     assert _card(tmp_path / "two")["global_batch"] == _card(tmp_path / "one")["global_batch"] == 8
     assert any(k.startswith("head.") for k in _lora(tmp_path / "two"))
@@ -163,39 +137,27 @@ def test_two_processes_accumulating_two_modules_follow_one_process(setup, tmp_pa
     print(f"lora-probe, 1 process x 4 vs 2 processes x 2 micro-batches: max relative loss gap {gap:.3e}")
 
 
-def _rank(launcher: subprocess.Popen, rank: int):
-    import psutil
-
-    for child in psutil.Process(launcher.pid).children(recursive=True):
-        try:
-            if child.environ().get("RANK") == str(rank) and "calib_eval.cli" in " ".join(child.cmdline()):
-                return child
-        except psutil.Error:
-            continue
-    return None
-
-
 def test_a_killed_rank_resumes_to_the_uninterrupted_adapter(setup, tmp_path):
     args = _args(setup, tmp_path / "whole", grad_accum=1, checkpoint_every=4)
-    code, log = _finish(_launch(args))
+    code, log = finish(launch_two(args))
     assert code == 0, log[-3000:]
 
     cut = tmp_path / "cut"
-    launcher = _launch(_args(setup, cut, grad_accum=1, checkpoint_every=4))
+    launcher = launch_two(_args(setup, cut, grad_accum=1, checkpoint_every=4))
     stop = time.monotonic() + LAUNCH_TIMEOUT_S
     while not (cut / "checkpoint" / "state.pt").exists():  # kill rank 1 once the first checkpoint is down
         assert launcher.poll() is None and time.monotonic() < stop, "no checkpoint before the run ended"
         time.sleep(0.02)
-    worker = _rank(launcher, 1)
+    worker = rank_process(launcher, 1)
     assert worker is not None
     os.kill(worker.pid, signal.SIGKILL)
-    code, log = _finish(launcher)
+    code, log = finish(launcher)
     assert code != 0, log[-3000:]  # torchrun saw a worker die and stopped the run
     assert not (cut / "calib_card.json").exists()
     stopped_at = torch.load(cut / "checkpoint" / "state.pt", weights_only=False)["step"]
     assert 4 <= stopped_at < STEPS
 
-    code, log = _finish(_launch(_args(setup, cut, grad_accum=1, checkpoint_every=4, resume=True)))
+    code, log = finish(launch_two(_args(setup, cut, grad_accum=1, checkpoint_every=4, resume=True)))
     assert code == 0, log[-3000:]
     assert _card(cut)["resumed_from"] == stopped_at
     gap = _same_training(tmp_path / "whole", cut)
