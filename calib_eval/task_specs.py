@@ -56,6 +56,13 @@ class TaskSpec:
             return False, "empty answer"
         return (self.grader or grading.grade)(example, answer)
 
+    def regrade(self, example: Example, answer: str, stored_correct: bool) -> tuple[bool, str]:
+        """Today's label for a stored answer: open answers are graded again with the current grader, so
+        labels never lag a grader change; choice labels come from log-likelihoods and are kept."""
+        if self.mode != "generate":
+            return stored_correct, "from file"
+        return self.grade(example, answer)
+
 
 @lru_cache(maxsize=None)
 def _mmlu_shots(subject: str, data_root: str | None) -> tuple[Example, ...]:

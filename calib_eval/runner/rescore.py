@@ -93,7 +93,7 @@ def _rescore_task(task, rows, config, loaded, adapters, console, source: Path) -
         p_ids, s_ids = prompt_ids(tok, prefix, suffix) if tok is not None else ([], [])
         generation = Generation(ex, prefix + suffix, r["answer_raw"], choice_logprobs=tuple(r.get("choice_logprobs") or ()))
         answer_ids = encode_text(tok, r["answer_raw"].rstrip()) if tok is not None else []
-        graded = _current_grade(spec, generation, r)
+        graded = Graded(generation, *spec.regrade(ex, generation.answer, r["correct"]))
         relabelled += graded.correct != r["correct"]
         items.append((graded, p_ids + s_ids, answer_ids, r.get("samples")))
     if relabelled:
@@ -120,15 +120,6 @@ def _kept_rows(task, spec, rows, config, console) -> list[dict]:
     if not kept:
         raise DataError(f"none of the {len(rows)} rows of {task} is an item the task still grades")
     return kept
-
-
-def _current_grade(spec, generation: Generation, row: dict) -> Graded:
-    """Open answers are re-graded with today's grader, so labels never lag a grader change;
-    choice rows keep the label computed from their log-likelihoods."""
-    if spec.mode != "generate":
-        return Graded(generation, row["correct"], "from file")
-    correct, detail = spec.grade(generation.example, generation.answer)
-    return Graded(generation, correct, detail)
 
 
 def score_items(task, items, scorers, config, loaded, adapters, console, source: Path, *, max_new_tokens: int = 32,

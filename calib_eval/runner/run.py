@@ -145,21 +145,15 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
 
 
 def relabelled_ids(spec, examples, rows: dict[str, dict]) -> set[str]:
-    """Ids of resumed open-answer rows whose label the current grader would change.
+    """Ids of resumed rows whose label the current grader would change (TaskSpec.regrade).
 
     Item caches outlive grader versions (the signature leaves the grader out
     so a grader bump does not throw hours of generation away); an item whose
     answer the current grader judges differently is recomputed in full, so no
     label or grader-dependent score lags the code.
     """
-    if spec.mode != "generate":
-        return set()  # choice labels come from log-likelihoods, not the open grader
-    changed = set()
-    for ex in examples:
-        row = rows.get(ex.id)
-        if row is not None and "answer_raw" in row and spec.grade(ex, row["answer_raw"])[0] != row["correct"]:
-            changed.add(ex.id)
-    return changed
+    return {ex.id for ex in examples if (row := rows.get(ex.id)) is not None and "answer_raw" in row
+            and spec.regrade(ex, row["answer_raw"], row["correct"])[0] != row["correct"]}
 
 
 def answered_batches(loaded, spec, examples, todo: list[int], scorers: dict, adapters, config: RunConfig):
@@ -221,7 +215,7 @@ def _default_signature() -> dict:
     """What a signature holds for settings at their defaults (a cache predating a new option still matches)."""
     from calib_eval.scorers.base import ScorerConfig
 
-    return {"scorer_config": dataclasses.asdict(ScorerConfig())}
+    return {"scorer_config": ScorerConfig().signature()}
 
 
 def _rows_of_other_shards(out_dir: Path, shard: Shard, signature: dict) -> dict[str, dict]:
