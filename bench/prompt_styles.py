@@ -36,7 +36,7 @@ def chat_prompt(tokenizer, subject_header: str, shots, question: str) -> str:
 
 
 def prompts_for(style: str, spec, examples, tokenizer, data_root) -> list[str]:
-    from calib_eval.task_specs import _mmlu_shots, _root_key
+    from calib_eval.data import mmlu
 
     if style == "paper":
         return [spec.prompt(ex, data_root) for ex in examples]
@@ -44,7 +44,8 @@ def prompts_for(style: str, spec, examples, tokenizer, data_root) -> list[str]:
     for ex in examples:
         subject = ex.metadata.get("subject", "")
         header = f"The following are questions about {subject.replace('_', ' ')}."
-        out.append(chat_prompt(tokenizer, header, _mmlu_shots(subject, _root_key(data_root)), ex.question))
+        shots = mmlu.few_shot(subject, k=5, data_root=data_root)  # the paper prompt's five dev shots
+        out.append(chat_prompt(tokenizer, header, shots, ex.question))
     return out
 
 
