@@ -43,7 +43,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     for name, f in _all_fields().items():
         flag = "--" + name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
         if name == "method":
             p.add_argument(flag, choices=TRAINERS.names(), default=argparse.SUPPRESS, help=help_text)
         elif isinstance(default, bool):
