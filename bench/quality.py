@@ -243,21 +243,33 @@ def kapoor_cross_model(own_path: Path | None, judged_path: Path | None) -> list[
              f"{roc_auc(a, y):.3f} vs {roc_auc(b, y):.3f}; gain {fmt_ci(res)}", verdict(res)]]
 
 
+TASK_LABELS = {"mmlu_oe_calib": "MMLU-OE", "mmlu_mc_calib": "MMLU-MC"}
+
+
 def kapoor_mmlu(items_path: Path | None, adapters: Path) -> list[list[str]]:
+    """LoRA+Prompt against the untrained scorers on a runner output of test items (MMLU-OE or MMLU-MC)."""
     if not items_path or not items_path.is_file():
         return [["Kapoor: MMLU-OE transfer, temperature scaling", "not run (no --mmlu-items)", "", ""]]
     items = read_items(items_path, ("id", "correct", "scores"))
     y = np.array([bool(r["correct"]) for r in items])
     scores = {k: np.array([r["scores"][k] for r in items]) for k in items[0]["scores"]}
-    where = f"{len(items)} MMLU-OE test items, acc {y.mean():.2f}"
+    task = items[0].get("task") or items_path.parent.name
+    label = TASK_LABELS.get(task, task)
+    where = f"{len(items)} {label} test items, acc {y.mean():.2f}"
     rows = []
     if "lora_prompt" in scores:
-        for base in ("zero_shot_classifier", "perplexity", "probe"):
+        for base in ("zero_shot_classifier", "perplexity", "max_softmax", "probe"):
             if base in scores:
                 res = paired(roc_auc, scores["lora_prompt"], scores[base], y)
-                rows.append([f"Kapoor: LoRA+Prompt AUROC > {base} (MMLU-OE, trained on other data)", where,
+                rows.append([f"Kapoor: LoRA+Prompt AUROC > {base} ({label}, trained on other data)", where,
                              f"{roc_auc(scores['lora_prompt'], y):.3f} vs {roc_auc(scores[base], y):.3f}; "
                              f"gain {fmt_ci(res)}", verdict(res)])
+    if "lora_prompt" in scores and "zero_shot_classifier" in scores:
+        res = ece_change(scores["lora_prompt"], scores["zero_shot_classifier"], y)
+        rows.append([f"Kapoor: LoRA+Prompt ECE < zero-shot ECE ({label})", where,
+                     f"top-label ECE {top_label_ece(scores['lora_prompt'], y):.3f} vs "
+                     f"{top_label_ece(scores['zero_shot_classifier'], y):.3f}; change {fmt_ci(res)}",
+                     verdict(res, better="lower")])
     temp = card(adapters / "temperature")
     if temp and temp.get("scorer") in scores:
         from calib_eval.adapters import apply_card_temperature
@@ -283,39 +295,125 @@ def answer_entropies(model, tokenizer, rows, batch_size: int = 8) -> list[float]
             chunk = rows[s: s + batch_size]
             state = encode_batch(model, [], [list(g.prompt_ids) for g in chunk], tokenizer.pad_token_id)
             for step, g in zip(answer_step_logits(state, [list(g.answer_ids) for g in chunk]), chunk):
-                logp = torch.log_softmax(step, dim=-1)
+                logp = torch.log_softmax(step.float(), dim=-1)
                 ent = -(logp.exp() * logp).nan_to_num().sum(dim=-1)
                 out.append(float(ent.mean()) if len(g.answer_ids) else float("nan"))
     return out
 
 
-def ua_clm(loaded, adapters: Path, holdout, bioasq, progress) -> list[list[str]]:
+def sampled_answers(model, tokenizer, rows, temperature: float, seed: int = 0, max_new_tokens: int = 32,
+                    batch_size: int = 8) -> list:
+    """The rows' questions answered again by `model`, sampled at `temperature` (seeded) and graded now.
+
+    Same prompts, stop rule and length budget as the graded training answers;
+    the answer ids come back so their entropy can be read under the same model.
+    """
+    from calib_eval.grading import grade
+    from calib_eval.inference.decode import greedy_decode
+    from calib_eval.inference.state import encode_batch
+    from calib_eval.types import example_from_dict
+
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(rows), batch_size):
+            chunk = rows[s: s + batch_size]
+            state = encode_batch(model, [], [list(g.prompt_ids) for g in chunk], tokenizer.pad_token_id)
+            result = greedy_decode(state, tokenizer, max_new_tokens, ("\n",), sample_temperature=temperature,
+                                   generator=generator, stop_after_text=True)
+            for g, text, ids in zip(chunk, result.texts, result.token_ids):
+                correct = bool(grade(example_from_dict(g.example), text)[0]) if text.strip() else False
+                out.append(replace(g, answer=text, answer_ids=list(ids), correct=correct))
+    return out  # an empty answer keeps its place (entropy NaN); callers drop it for every model alike
+
+
+UA_CLM_VARIANTS = ("ua-clm", "ua-clm-ce")  # adapter folders: pure UA-CLM loss, and with a plain CE term
+
+
+def ua_clm(loaded, adapters: Path, holdout, bioasq, progress, temperature: float = 0.0) -> list[list[str]]:
+    """Entropy before/after UA-CLM tuning, for every trained variant.
+
+    Greedy rows: the base model's greedy answers teacher-forced through base and
+    tuned model (same answers, same labels: paired). Sampled rows (temperature > 0,
+    the paper's test-time protocol): each model answers for itself at that
+    temperature, graded now; its own answers' entropy is the score, so before and
+    after have their own labels and the CI resamples items jointly.
+    """
     from calib_eval.adapters import AdapterSet
 
-    folder = adapters / "ua-clm"
-    if not card(folder):
+    names = [n for n in UA_CLM_VARIANTS if card(adapters / n)]
+    if not names:
         return [["UA-CLM: entropy detects errors / BioASQ better after tuning", "not run", "", ""]]
-    aset = AdapterSet.load(loaded, {"ua-clm": str(folder)})
+    aset = AdapterSet.load(loaded, {n: str(adapters / n) for n in names})
+    models = [("before", aset.base), *[(n, (lambda n=n: aset.active(n))) for n in names]]
     ent = {}
-    for when, ctx in (("before", aset.base), ("after", lambda: aset.active("ua-clm"))):
+    for when, ctx in models:
         with ctx() as model:
-            progress(f"UA-CLM entropies {when}")
+            progress(f"UA-CLM entropies, greedy answers: {when}")
             ent[when] = (np.array(answer_entropies(model, loaded.tokenizer, holdout)),
                          np.array(answer_entropies(model, loaded.tokenizer, bioasq)))
+    sampled = {}
+    if temperature > 0:
+        for when, ctx in models:
+            with ctx() as model:
+                progress(f"UA-CLM answers sampled at T={temperature:g}: {when}")
+                own = (sampled_answers(model, loaded.tokenizer, holdout, temperature),
+                       sampled_answers(model, loaded.tokenizer, bioasq, temperature))
+                sampled[when] = (own, tuple(np.array(answer_entropies(model, loaded.tokenizer, part)) for part in own))
     y = np.array([g.correct for g in holdout])
     rows = []
-    res = paired(roc_auc, -ent["after"][0], -ent["before"][0], y)
-    rows.append(["UA-CLM: -entropy AUROC for correctness rises after tuning",
-                 f"{len(holdout)} held-out training-mix items, acc {y.mean():.2f}",
-                 f"{roc_auc(-ent['before'][0], y):.3f} -> {roc_auc(-ent['after'][0], y):.3f}; change {fmt_ci(res)}",
+    for name in names:
+        weight = card(adapters / name)["config"].get("ce_weight", 0.0)
+        tag = f"(ce_weight {weight:g})"
+        res = paired(roc_auc, -ent[name][0], -ent["before"][0], y)
+        rows.append([f"UA-CLM {tag}: -entropy AUROC for correctness rises after tuning (greedy answers)",
+                     f"{len(holdout)} held-out training-mix items, acc {y.mean():.2f}",
+                     f"{roc_auc(-ent['before'][0], y):.3f} -> {roc_auc(-ent[name][0], y):.3f}; change {fmt_ci(res)}",
+                     verdict(res)])
+        is_id = np.array([1] * len(holdout) + [0] * len(bioasq))
+        before, after = -np.concatenate(ent["before"]), -np.concatenate(ent[name])
+        res = paired(roc_auc, after, before, is_id)
+        rows.append([f"UA-CLM {tag}: -entropy separates in-distribution from BioASQ better after tuning (greedy)",
+                     f"{len(holdout)} training-mix vs {len(bioasq)} BioASQ questions",
+                     f"{roc_auc(before, is_id):.3f} -> {roc_auc(after, is_id):.3f}; change {fmt_ci(res)}",
+                     verdict(res)])
+        if name in sampled:
+            rows += sampled_rows(sampled["before"], sampled[name], tag, temperature)
+    return rows
+
+
+def sampled_rows(before, after, tag: str, temperature: float) -> list[list[str]]:
+    """Correctness and BioASQ rows from each model's own sampled answers (unpaired labels, joint resampling).
+
+    before/after: ((held-out rows, BioASQ rows), (their entropies)); an item is
+    kept when both models gave a non-empty answer, so both sides cover the same questions.
+    """
+    (b_rows, b_bio), (b_ent, b_bio_ent) = before
+    (a_rows, a_bio), (a_ent, a_bio_ent) = after
+    keep = ~np.isnan(b_ent) & ~np.isnan(a_ent)
+    keep_bio = ~np.isnan(b_bio_ent) & ~np.isnan(a_bio_ent)
+    b_ent, a_ent, b_bio_ent, a_bio_ent = b_ent[keep], a_ent[keep], b_bio_ent[keep_bio], a_bio_ent[keep_bio]
+    yb = np.array([g.correct for g, k in zip(b_rows, keep) if k])
+    ya = np.array([g.correct for g, k in zip(a_rows, keep) if k])
+    n, n_bio, rows = int(keep.sum()), int(keep_bio.sum()), []
+    if yb.any() and (~yb).any() and ya.any() and (~ya).any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = bootstrap_ci(lambda eb, y_b, ea, y_a: roc_auc(-ea, y_a) - roc_auc(-eb, y_b), b_ent, yb, a_ent, ya,
+                               n_resamples=1000, seed=0)
+        rows.append([f"UA-CLM {tag}: -entropy AUROC for correctness rises after tuning (own answers, T={temperature:g})",
+                     f"{n} held-out training-mix items, acc {yb.mean():.2f} before / {ya.mean():.2f} after",
+                     f"{roc_auc(-b_ent, yb):.3f} -> {roc_auc(-a_ent, ya):.3f}; change {fmt_ci(res)}", verdict(res)])
+    else:
+        rows.append([f"UA-CLM {tag}: -entropy AUROC for correctness rises after tuning (own answers, T={temperature:g})",
+                     f"{n} held-out training-mix items", "one class of answers", "not tested"])
+    before_ood, after_ood = -np.concatenate([b_ent, b_bio_ent]), -np.concatenate([a_ent, a_bio_ent])
+    is_id = np.array([1] * n + [0] * n_bio)
+    res = paired(roc_auc, after_ood, before_ood, is_id)
+    rows.append([f"UA-CLM {tag}: -entropy separates in-distribution from BioASQ better after tuning "
+                 f"(own answers, T={temperature:g})", f"{n} training-mix vs {n_bio} BioASQ questions",
+                 f"{roc_auc(before_ood, is_id):.3f} -> {roc_auc(after_ood, is_id):.3f}; change {fmt_ci(res)}",
                  verdict(res)])
-    is_id = np.array([1] * len(holdout) + [0] * len(bioasq))
-    before = -np.concatenate(ent["before"])
-    after = -np.concatenate(ent["after"])
-    res = paired(roc_auc, after, before, is_id)
-    rows.append(["UA-CLM: -entropy separates in-distribution from BioASQ better after tuning",
-                 f"{len(holdout)} training-mix vs {len(bioasq)} BioASQ questions",
-                 f"{roc_auc(before, is_id):.3f} -> {roc_auc(after, is_id):.3f}; change {fmt_ci(res)}", verdict(res)])
     return rows
 
 
@@ -392,10 +490,16 @@ def holdout_rows(adapters: Path, loaded, data_root) -> list:
 GROUPS = {"kapoor": "Kapoor", "ua-clm": "UA-CLM", "steyvers": "Steyvers"}  # --claims name -> row prefix
 
 
-def carried_rows(text: str, groups: set[str]) -> list[list[str]]:
+def section_text(text: str, section: str) -> str:
+    """The body of one <!-- section:start/end --> block of RESULTS.md ('' when absent)."""
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    return text.split(start, 1)[1].split(end, 1)[0] if start in text else ""
+
+
+def carried_rows(text: str, groups: set[str], section: str = "quality") -> list[list[str]]:
     """Rows of the previous quality table whose claim belongs to a group not re-run now."""
-    prefixes = tuple(GROUPS[g] + ":" for g in groups)
-    section = text.split("<!-- quality:start -->", 1)[-1].split("<!-- quality:end -->", 1)[0]
+    prefixes = tuple(GROUPS[g] for g in groups)  # "UA-CLM" also starts "UA-CLM (ce_weight 1): ..."
+    section = section_text(text, section)
     cells = [line.strip().strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ")]
     rows = [[c.strip() for c in row][:4] for row in cells if row[0].strip().startswith(prefixes)]
     return [row[:3] + [carried_verdict(row[3])] for row in rows if len(row) == 4]
@@ -411,9 +515,9 @@ def row_keys(rows: list[list[str]]) -> list[tuple[str, int]]:
     return keys
 
 
-def previous_rows(text: str) -> dict[tuple[str, int], str]:
+def previous_rows(text: str, section: str = "quality") -> dict[tuple[str, int], str]:
     """(claim, occurrence) -> "verdict (measured)" of the quality table now in RESULTS.md."""
-    section = text.split("<!-- quality:start -->", 1)[-1].split("<!-- quality:end -->", 1)[0]
+    section = section_text(text, section)
     cells = [[c.strip() for c in line.strip().strip("|").split(" | ")] for line in section.splitlines()
              if line.startswith("| ") and not line.startswith("| claim ")]
     cells = [row for row in cells if len(row) >= 4]
@@ -437,12 +541,18 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--adapters", type=Path, default=Path("adapters/smollm2"))
-    ap.add_argument("--mmlu-items", type=Path, default=None)
+    ap.add_argument("--mmlu-items", type=Path, action="append", default=[],
+                    help="runner output (items.jsonl) of MMLU-OE or MMLU-MC test items with lora_prompt; repeatable")
     ap.add_argument("--cross-own", type=Path, action="append", default=[],
                     help="another model's runner output (items.jsonl with its zero_shot_classifier); repeatable")
     ap.add_argument("--cross-judged", type=Path, action="append", default=[],
                     help="`calib-eval score` of the matching --cross-own with this model's lora_prompt")
     ap.add_argument("--model", default="default")
+    ap.add_argument("--dtype", default="float32", help="model dtype (bfloat16: ~2-3x faster on AVX-512 BF16 CPUs)")
+    ap.add_argument("--section", default="quality",
+                    help="RESULTS.md section to write, e.g. quality-qwen2.5-coder-0.5b beside the default model's")
+    ap.add_argument("--ua-temperature", type=float, default=0.0,
+                    help="also score UA-CLM on each model's own answers sampled at this temperature (paper: 0.3)")
     ap.add_argument("--data-root", default="../shared/data")
     ap.add_argument("--claims", default=",".join(GROUPS),
                     help=f"groups to measure now ({', '.join(GROUPS)}); the other groups' rows are carried over "
@@ -461,7 +571,7 @@ def main() -> None:
     started = time.perf_counter()
     progress = lambda msg: console.print(f"[dim]{time.perf_counter() - started:6.0f}s[/] {msg}")  # noqa: E731
 
-    loaded = load_model(args.model, "cpu", "float32")
+    loaded = load_model(args.model, "cpu", args.dtype)
     rows, relabelled = [], []
 
     def current(name: str, graded: list) -> list:
@@ -478,23 +588,25 @@ def main() -> None:
     if "ua-clm" in claims:
         bioasq = current("BioASQ", [g for g in gd.build_graded(loaded, ["bioasq"], args.bioasq_items, 0,
                                                                  data_root=args.data_root) if g.answer_ids])
-        rows += ua_clm(loaded, args.adapters, holdout, bioasq, progress)
+        rows += ua_clm(loaded, args.adapters, holdout, bioasq, progress, args.ua_temperature)
     if "steyvers" in claims:
         medqa = current("MedQA", [g for g in gd.build_graded(loaded, ["medqa"], args.medqa_items, 0,
                                                                data_root=args.data_root) if g.answer_ids])
         rows += steyvers(loaded, args.adapters, medqa, progress)
     if "kapoor" in claims:
-        rows += kapoor_mmlu(args.mmlu_items, args.adapters)  # the runner may still be writing it
+        for items_path in args.mmlu_items or [None]:
+            rows += kapoor_mmlu(items_path, args.adapters)
         if len(args.cross_own) != len(args.cross_judged):
             ap.error("give one --cross-judged per --cross-own")
         for own, judged in zip(args.cross_own, args.cross_judged) if args.cross_own else [(None, None)]:
             rows += kapoor_cross_model(own, judged)
     kept = set(GROUPS) - claims
     previous = RESULTS.read_text() if RESULTS.exists() else ""
-    carried = carried_rows(previous, kept) if kept else []
+    carried = carried_rows(previous, kept, args.section) if kept else []
 
-    lines = [f"## quality\n\nMachine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
-             f"{torch.__version__}. Model `{args.model}` ({loaded.name}); adapters from `{args.adapters}`; "
+    title = "quality" if args.section == "quality" else f"quality: {args.model}"
+    lines = [f"## {title}\n\nMachine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
+             f"{torch.__version__}. Model `{args.model}` ({loaded.name}, {args.dtype}); adapters from `{args.adapters}`; "
              f"labels from grader v{GRADER_VERSION} (cached answers regraded: {', '.join(relabelled)} changed). "
              f"Verdict: 'holds' only when a 95% CI excludes 0 in the claimed direction; no point-estimate "
              f"verdicts. AUROC: BCa bootstrap, paired where two scorers share items. ECE claims use the papers' "
@@ -502,7 +614,7 @@ def main() -> None:
              f"test-inversion intervals at 97.5% (Bonferroni; calib_eval.metrics.ece_interval). Last column: "
              f"the previous run of this script, so a reader sees what changed.\n",
              "| claim | items | measured | verdict | previous run |", "|---|---|---|---|---|"]
-    before = previous_rows(args.previous.read_text() if args.previous.exists() else "")
+    before = previous_rows(args.previous.read_text() if args.previous.exists() else "", args.section)
     lines += [f"| {' | '.join(r)} | {before.get(key, '-')} |" for r, key in zip(rows + carried, row_keys(rows + carried))]
     lines.append(f"\nMeasured in this run: {', '.join(sorted(claims))} ({time.perf_counter() - started:.0f}s)."
                  + (f" Rows of {', '.join(sorted(kept))} are carried over unchanged from the previous run of this "
@@ -511,7 +623,7 @@ def main() -> None:
     text = "\n".join(lines)
     console.print(text)
     if not args.no_write:
-        replace_section(RESULTS, "quality", text)
+        replace_section(RESULTS, args.section, text)
 
 
 if __name__ == "__main__":

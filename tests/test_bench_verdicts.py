@@ -85,3 +85,86 @@ def test_previous_run_column_pairs_rows_by_claim_and_occurrence() -> None:
     before = quality.previous_rows(text)
     assert before[("A", 1)].startswith("not shown") and before[("A", 0)].startswith("holds")
     assert quality.row_keys([["A"], ["B"], ["A"]]) == [("A", 0), ("B", 0), ("A", 1)]
+
+
+def _graded(i: int, correct: bool):
+    from calib_eval.training.graded_data import GradedExample
+
+    return GradedExample(f"q{i}", "arc_challenge", "p", "a", [1], [2], correct, "a")
+
+
+def test_sampled_rows_keep_only_questions_both_models_answered() -> None:
+    rng = np.random.default_rng(0)
+    n, n_bio = 60, 30
+    before_rows = [_graded(i, i % 2 == 0) for i in range(n)]
+    after_rows = [_graded(i, i % 3 == 0) for i in range(n)]
+    b_ent, a_ent = rng.random(n), rng.random(n)
+    a_ent[:5] = np.nan  # the tuned model gave five empty answers: those questions leave both sides
+    b_bio, a_bio = rng.random(n_bio) + 1, rng.random(n_bio) + 2
+    b_bio[0] = np.nan
+    rows = quality.sampled_rows(((before_rows, [None] * n_bio), (b_ent, b_bio)),
+                                ((after_rows, [None] * n_bio), (a_ent, a_bio)), "(ce_weight 0)", 0.3)
+    assert [r[1].split()[0] for r in rows] == ["55", "55"]
+    assert rows[1][1].endswith(f"vs {n_bio - 1} BioASQ questions")
+    # BioASQ entropies are higher than every in-distribution one: -entropy separates them perfectly
+    assert rows[1][2].startswith("1.000 -> 1.000")
+    assert all(r[3] for r in rows)
+
+
+def test_sampled_rows_with_one_class_make_no_verdict() -> None:
+    rows_all_right = [_graded(i, True) for i in range(20)]
+    ent = np.linspace(0, 1, 20)
+    rows = quality.sampled_rows(((rows_all_right, []), (ent, np.array([]))),
+                                ((rows_all_right, []), (ent, np.array([]))), "(ce_weight 0)", 0.3)
+    assert rows[0][3] == "not tested"
+
+
+def test_quality_sections_are_read_separately() -> None:
+    text = ("<!-- quality:start -->\n| claim | items | measured | verdict | previous run |\n"
+            "| UA-CLM: old | 10 | 0.5 | holds | - |\n<!-- quality:end -->\n"
+            "<!-- quality-qwen:start -->\n| UA-CLM (ce_weight 1): new | 20 | 0.6 | reversed | - |\n"
+            "| Kapoor: x | 20 | 0.7 | not run | - |\n<!-- quality-qwen:end -->\n")
+    assert quality.carried_rows(text, {"ua-clm"}, "quality-qwen") == [["UA-CLM (ce_weight 1): new", "20", "0.6",
+                                                                       "reversed"]]
+    assert quality.carried_rows(text, {"ua-clm"}) == [["UA-CLM: old", "10", "0.5", "holds"]]
+    assert quality.previous_rows(text, "quality-qwen")[("Kapoor: x", 0)] == "not run (0.7)"
+    assert quality.previous_rows(text, "absent") == {}
+
+
+def test_kapoor_rows_name_the_task_of_the_items(tmp_path: Path) -> None:
+    import json
+
+    rng = np.random.default_rng(1)
+    y = rng.random(200) < 0.4
+    lines = [{"id": f"q{i}", "task": "mmlu_mc_calib", "correct": bool(c),
+              "scores": {"lora_prompt": float(np.clip(0.3 + 0.4 * c + rng.normal(0, 0.2), 0.01, 0.99)),
+                         "zero_shot_classifier": float(rng.random()), "max_softmax": float(rng.random())}}
+             for i, c in enumerate(y)]
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    rows = quality.kapoor_mmlu(path, tmp_path / "no-adapters")
+    assert [r[0] for r in rows] == ["Kapoor: LoRA+Prompt AUROC > zero_shot_classifier (MMLU-MC, trained on other data)",
+                                    "Kapoor: LoRA+Prompt AUROC > max_softmax (MMLU-MC, trained on other data)",
+                                    "Kapoor: LoRA+Prompt ECE < zero-shot ECE (MMLU-MC)"]
+    assert rows[0][1] == f"200 MMLU-MC test items, acc {y.mean():.2f}"
+    assert rows[0][3] == "holds"  # an informative score against a random one
+
+
+def test_sampled_answers_regrade_each_new_answer(tiny_lm, data_root) -> None:
+    from dataclasses import asdict
+
+    from calib_eval.training.graded_data import GradedExample
+    from calib_eval.types import Example
+
+    model, tokenizer = tiny_lm
+    rows = []
+    for i in range(5):
+        ex = Example(f"q{i}", "boolq", f"Is {i} even?", references=("yes" if i % 2 == 0 else "no",))
+        ids = tokenizer(f"Question: Is {i} even?\nAnswer:")["input_ids"]
+        rows.append(GradedExample(ex.id, "boolq", "p", "yes", ids, [5], True, "yes", "", asdict(ex)))
+    first = quality.sampled_answers(model, tokenizer, rows, temperature=0.3, seed=0, max_new_tokens=4)
+    again = quality.sampled_answers(model, tokenizer, rows, temperature=0.3, seed=0, max_new_tokens=4)
+    assert [g.id for g in first] == [g.id for g in rows]
+    assert [g.answer_ids for g in first] == [g.answer_ids for g in again]  # seeded
+    assert all(g.correct is False for g in first if g.answer.strip().lower() not in ("yes", "no"))
+    assert all(g.answer == tokenizer.decode(g.answer_ids, skip_special_tokens=True) for g in first)
