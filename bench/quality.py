@@ -51,7 +51,18 @@ What is computed here, and what is read:
 - Steyvers et al.: graded MedQA answers (lettered options, as in training);
   the stated confidence through verbalized-sft and multitask-sft adapters.
 
-Prints markdown (machine named) and replaces the "quality" section of
+A second model gets its own section beside the default model's (issue #13: Qwen2.5-Coder-0.5B):
+
+    python bench/quality.py --model qwen2.5-coder-0.5b --dtype bfloat16 --section quality-qwen2.5-coder-0.5b \
+        --adapters adapters/qwen2.5-coder-0.5b --ua-temperature 0.3 \
+        --mmlu-items runs/q05q/qwen2.5-coder-0.5b/mmlu_oe_calib/items.jsonl \
+        --mmlu-items runs/q05q/qwen2.5-coder-0.5b/mmlu_mc_calib/items.jsonl
+
+(`--mmlu-items` repeats: MMLU-OE and MMLU-MC runner outputs with lora_prompt; `--ua-temperature`
+adds UA-CLM rows on each model's own answers sampled at the paper's T=0.3; every UA-CLM adapter
+found, `ua-clm` (ce_weight 0) and `ua-clm-ce` (ce_weight > 0), gets its rows.)
+
+Prints markdown (machine named) and replaces the `--section` (default "quality") of
 bench/RESULTS.md. Default settings take ~20-25 minutes on the 2-core CPU;
 `--claims kapoor` (a minute or two) re-measures one paper's rows and carries
 the others over from RESULTS.md, labelled so.
