@@ -73,23 +73,44 @@ def ua_clm_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
     token with p_source="target"; gradients flow through p and H. Each mean
     is over its own tokens (0 when there are none).
     """
+    return ua_clm_loss_from_parts(ua_clm_loss_parts(logits, targets, mask, p_source, eps), ce_weight)
+
+
+def ua_clm_loss_parts(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, p_source: str = "predicted",
+                      eps: float = 1e-6) -> torch.Tensor:
+    """The sums and token counts behind ua_clm_loss, a (6,) tensor that adds up across batches.
+
+    (sum over wrong tokens of -p log u, their count, sum over right tokens of
+    -(1-p) log(1-u), their count, sum of the NLL over answer tokens, their count):
+    a loss over many rows can be computed in chunks and still be exactly the
+    loss of one batch (a held-out set's full-vocabulary logits do not fit in memory at once).
+    """
     logp = torch.log_softmax(logits.float(), dim=-1)
     probs = logp.exp()
     entropy = -(probs * logp).sum(dim=-1)  # (B, T)
     u = torch.tanh(entropy).clamp(eps, 1.0 - eps)
     predicted = logp.argmax(dim=-1)
-    right = (predicted == targets) & mask.bool()
-    wrong = (predicted != targets) & mask.bool()
+    mask = mask.bool()
+    right = ((predicted == targets) & mask).to(logp.dtype)
+    wrong = ((predicted != targets) & mask).to(logp.dtype)
     if p_source == "predicted":
         p = probs.gather(-1, predicted[..., None]).squeeze(-1)
     elif p_source == "target":
         p = probs.gather(-1, targets.clamp(min=0)[..., None]).squeeze(-1)
     else:
         raise ValueError(f"unknown p_source {p_source!r}; use predicted or target")
-    loss = -_masked_mean(p * torch.log(u), wrong) - _masked_mean((1.0 - p) * torch.log1p(-u), right)
+    nll = -logp.gather(-1, targets.clamp(min=0)[..., None]).squeeze(-1)
+    answer = mask.to(logp.dtype)
+    return torch.stack([(-p * torch.log(u) * wrong).sum(), wrong.sum(),
+                        (-(1.0 - p) * torch.log1p(-u) * right).sum(), right.sum(),
+                        (nll * answer).sum(), answer.sum()])
+
+
+def ua_clm_loss_from_parts(parts: torch.Tensor, ce_weight: float = 0.0) -> torch.Tensor:
+    """ua_clm_loss from (summed) ua_clm_loss_parts."""
+    loss = parts[0] / parts[1].clamp(min=1.0) + parts[2] / parts[3].clamp(min=1.0)
     if ce_weight:
-        nll = -logp.gather(-1, targets.clamp(min=0)[..., None]).squeeze(-1)
-        loss = loss + ce_weight * _masked_mean(nll, mask)
+        loss = loss + ce_weight * parts[4] / parts[5].clamp(min=1.0)
     return loss
 
 

@@ -23,9 +23,25 @@ def reference_seq(g, tokenizer):
 
 
 def ua_clm_batch_loss(model, tokenizer, rows, cfg, device) -> torch.Tensor:
+    return losses.ua_clm_loss_from_parts(ua_clm_parts(model, tokenizer, rows, cfg, device), cfg.ce_weight)
+
+
+def ua_clm_parts(model, tokenizer, rows, cfg, device) -> torch.Tensor:
     batch = collate([reference_seq(g, tokenizer) for g in rows], tokenizer.pad_token_id, device)
     logits, targets, mask = span_logits(model, batch)
-    return losses.ua_clm_loss(logits, targets, mask, cfg.ce_weight, cfg.p_source)
+    return losses.ua_clm_loss_parts(logits, targets, mask, cfg.p_source)
+
+
+def holdout_loss(model, tokenizer, rows, cfg, device) -> float:
+    """The UA-CLM loss over all `rows` as one batch, computed batch_size rows at a time.
+
+    One 64-row batch of a 152k-vocabulary model (Qwen2.5) needed ~17 GB for
+    its span logits and their softmax copies, and was OOM-killed.
+    """
+    with torch.no_grad():
+        parts = sum(ua_clm_parts(model, tokenizer, rows[s: s + cfg.batch_size], cfg, device)
+                    for s in range(0, len(rows), cfg.batch_size))
+    return float(losses.ua_clm_loss_from_parts(parts, cfg.ce_weight))
 
 
 @TRAINERS.register("ua-clm")
@@ -40,6 +56,5 @@ class UaClm:
         model, result = train_lora(ctx, lambda m, rows: ua_clm_batch_loss(m, tok, rows, cfg, ctx.device))
         metrics = {}
         if ctx.holdout:
-            with torch.no_grad():
-                metrics["holdout_loss"] = float(ua_clm_batch_loss(model, tok, ctx.holdout[:64], cfg, ctx.device))
+            metrics["holdout_loss"] = holdout_loss(model, tok, ctx.holdout[:64], cfg, ctx.device)
         return TrainOutcome(model, None, result.steps, result.resumed_from, final_loss(result.losses), metrics)
