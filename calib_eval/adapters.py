@@ -35,13 +35,24 @@ def read_card(folder: str | Path) -> dict:
         raise ModelError(f"corrupt adapter card {path}: {exc}") from None
 
 
-def check_base(card: dict, folder: str | Path, fingerprint: str) -> None:
-    """Refuse an adapter trained on another base model (its deltas mean nothing here)."""
-    expected = card.get("base_fingerprint")
-    if expected and expected != fingerprint:
+def check_base(card: dict, folder: str | Path, fingerprint: str, weights_fingerprint: str | None = None) -> None:
+    """Refuse an adapter trained on another base model (its deltas mean nothing here).
+
+    Cards record the dtype-independent weights fingerprint, so a float32-trained
+    adapter runs on the same base loaded in bfloat16; older cards only have the
+    dtype-specific fingerprint and need the base in the dtype they were trained in.
+    """
+    if card.get("base_weights_fingerprint") and weights_fingerprint:
+        expected, got = card["base_weights_fingerprint"], weights_fingerprint
+    else:
+        expected, got = card.get("base_fingerprint"), fingerprint
+    if expected and expected != got:
+        hint = "" if card.get("base_weights_fingerprint") else (
+            f"; this card predates dtype-independent fingerprints: if it is the same base, load it in the dtype it "
+            f"was trained in ({card.get('base_dtype', 'float32')}) or retrain")
         raise ModelError(
             f"adapter {folder} was trained for base model {card.get('base_model')!r} "
-            f"(fingerprint {expected}), but the loaded model has fingerprint {fingerprint}"
+            f"(fingerprint {expected}), but the loaded model has fingerprint {got}{hint}"
         )
 
 
@@ -84,11 +95,11 @@ class AdapterSet:
 
     @classmethod
     def load(cls, loaded, adapters: dict[str, str]) -> "AdapterSet":
-        fingerprint = loaded.fingerprint
+        fingerprint, weights = loaded.fingerprint, loaded.weights_fingerprint
         cards, heads, folders = {}, {}, {}
         for name, folder in adapters.items():
             card = read_card(folder)
-            check_base(card, folder, fingerprint)
+            check_base(card, folder, fingerprint, weights)
             cards[name], folders[name] = card, str(folder)
             if card.get("head"):
                 heads[name] = load_head(folder, card).to(loaded.device)

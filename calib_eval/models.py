@@ -30,6 +30,10 @@ class LoadedModel:
     def fingerprint(self) -> str:
         return model_fingerprint(self.model)
 
+    @property
+    def weights_fingerprint(self) -> str:
+        return weights_fingerprint(self.model)
+
 
 def resolve_model_source(name: str) -> str:
     """Map a user-facing model name to a folder or hub id."""
@@ -121,14 +125,32 @@ def prepare_tokenizer(tokenizer) -> None:
 
 
 def model_fingerprint(model) -> str:
-    """Short hash of architecture + a slice of the input embeddings.
+    """Short hash of architecture + a slice of the input embeddings, as loaded (dtype included).
 
-    Cheap to compute, and differs between base models, so an adapter card can
-    refuse to be applied to a model it was not trained on.
+    Cheap to compute, and differs between base models and between dtypes of
+    one model: it keys what the loaded model produced (graded-answer caches,
+    resumable runs), since a bfloat16 load answers some items differently.
     """
+    return _embedding_hash(model, lambda emb: emb.float().cpu().numpy().round(4).tobytes())
+
+
+def weights_fingerprint(model) -> str:
+    """Like model_fingerprint, but the same for a float32 and a bfloat16 load of one base model.
+
+    The embedding slice is hashed after a cast to bfloat16, the coarsest dtype
+    calib-eval loads in. Adapter cards record it: an adapter trained on the
+    float32 base applies to the same base run with --dtype bfloat16 (their
+    deltas fit the weights, not the dtype), and still not to another model.
+    """
+    import torch
+
+    return _embedding_hash(model, lambda emb: emb.to(torch.bfloat16).float().cpu().numpy().tobytes())
+
+
+def _embedding_hash(model, as_bytes) -> str:
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     emb = base.get_input_embeddings().weight
-    sample = emb[: min(64, emb.shape[0])].detach().float().cpu().numpy().round(4).tobytes()
+    sample = as_bytes(emb[: min(64, emb.shape[0])].detach())
     digest = hashlib.sha256()
     digest.update(base.config.model_type.encode())
     digest.update(str(tuple(emb.shape)).encode())

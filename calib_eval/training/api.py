@@ -33,6 +33,7 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
     started = time.perf_counter()
     loaded = loaded or load_for_training(cfg, accelerator)
     fingerprint = loaded.fingerprint  # of the base, before any LoRA is attached
+    weights = loaded.weights_fingerprint  # the same for any dtype of this base: cards check this one
     with accelerator.main_process_first():  # one process generates and caches the graded set, the rest read it
         train_rows, holdout, data_card = graded_split(cfg, loaded, graded) if method.needs_graded else ([], [], {})
     if parallel.is_sharded(accelerator):  # loaded into CPU RAM; FSDP puts the shards (and so the inputs) on the GPU
@@ -40,7 +41,7 @@ def train(cfg, loaded=None, console=None, graded=None) -> Path:
     seed_everything(cfg.seed)
     outcome = method().train(TrainContext(cfg, loaded, train_rows, holdout, out, console, accelerator))
     card = {"method": method.name, "scorer": method.scorer, "base_model": loaded.name, "base_source": loaded.source,
-            "base_fingerprint": fingerprint, "steps": outcome.steps, "resumed_from": outcome.resumed_from,
+            "base_fingerprint": fingerprint, "base_weights_fingerprint": weights, "steps": outcome.steps, "resumed_from": outcome.resumed_from,
             "final_train_loss": outcome.final_loss, "seed": cfg.seed, "heldout_metrics": outcome.metrics,
             "config": _plain(cfg), "calib_eval_version": __version__, **parallel.describe(accelerator),
             "base_dtype": loaded.dtype, "base_quantization": base_quantization(loaded.model),

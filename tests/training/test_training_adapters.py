@@ -191,3 +191,25 @@ def test_lora_prompt_prefix_cache_is_encoded_under_the_adapter_once(make_loaded,
         wrong = query_yes_probability(encode_batch(model, prefix, answered, loaded.tokenizer.pad_token_id, base_prefix),
                                       loaded.tokenizer)
     assert wrong != pytest.approx(full, abs=1e-3)
+
+
+def test_adapter_trained_in_float32_runs_on_a_bfloat16_load_of_the_same_base(make_loaded, graded_rows, tmp_path):
+    """The card's weights fingerprint ignores the dtype; the dtype-specific one (caches) does not."""
+    folder = train(small_cfg("calibration-tune", tmp_path / "ct", steps=1), loaded=make_loaded(), graded=graded_rows)
+    card = json.loads((folder / "calib_card.json").read_text())
+    bf16 = make_loaded()
+    bf16.model.to(torch.bfloat16)
+    bf16.dtype = "bfloat16"
+    assert bf16.fingerprint != card["base_fingerprint"]  # graded caches and runs stay per dtype
+    assert bf16.weights_fingerprint == card["base_weights_fingerprint"]
+    AdapterSet.load(bf16, {"lora_prompt": str(folder)})  # accepted
+    other = make_loaded(seed=1)
+    other.model.to(torch.bfloat16)
+    with pytest.raises(ModelError, match="fingerprint"):
+        AdapterSet.load(other, {"lora_prompt": str(folder)})
+    # a card from before weights fingerprints: same base in another dtype is refused, with the way out named
+    del card["base_weights_fingerprint"]
+    (folder / "calib_card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="load it in the dtype it was trained in"):
+        AdapterSet.load(bf16, {"lora_prompt": str(folder)})
+    AdapterSet.load(make_loaded(), {"lora_prompt": str(folder)})  # and accepted in float32
