@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from calib_eval.errors import DataError
 from calib_eval.scorers.base import SCORERS, ScoringBatch
 
 
@@ -21,5 +22,9 @@ class MaxSoftmax:
     def score(self, batch: ScoringBatch) -> list[float]:
         missing = [g.generation.example.id for g in batch.items if not g.generation.choice_logprobs]
         if missing:
-            raise ValueError(f"max_softmax needs option log-likelihoods; missing for {missing[:3]}")
+            # saved answers without them (e.g. `calib-eval score` of an items.jsonl) cannot get them back:
+            # they are the answering model's own option scores, recorded when it answered
+            raise DataError(f"max_softmax needs the options' log-likelihoods, recorded when the model answers a "
+                            f"choice task; {len(missing)} item(s) lack them (e.g. {', '.join(missing[:3])}). Run "
+                            f"`calib-eval run` with max_softmax, or drop it from --scorers")
         return [softmax_max(g.generation.choice_logprobs) for g in batch.items]

@@ -146,3 +146,14 @@ def test_teacher_forced_entropies_equal_the_ones_recorded_while_decoding(tiny_lm
     again = teacher_forced_entropies(loaded.model, batch)
     for gen, redo in zip(gens, again):
         assert redo == pytest.approx(list(gen.token_entropies), abs=1e-4)
+
+
+def test_max_softmax_on_saved_answers_without_option_scores_names_the_way_out():
+    """`calib-eval score` of saved answers cannot rebuild the options' log-likelihoods: a clear DataError."""
+    from calib_eval.errors import DataError
+    from calib_eval.types import Example, Generation, Graded
+
+    items = [Graded(Generation(Example(f"q{i}", "mmlu_mc_calib", "Q?"), "Q?", "A"), True) for i in range(2)]
+    batch = ScoringBatch(items, None, [], [[1], [1]], [[2], [2]])
+    with pytest.raises(DataError, match="2 item\\(s\\) lack them .*q0, q1.*calib-eval run"):
+        get_scorer("max_softmax")().score(batch)
