@@ -498,6 +498,29 @@ def holdout_rows(adapters: Path, loaded, data_root) -> list:
     return graded_split(cfg, loaded)[1]
 
 
+def trained_answers_view(loaded, adapters: Path):
+    """`loaded`, but reading the graded-answer caches of the load the adapters were trained on.
+
+    Those caches are keyed by the dtype-specific fingerprint of the training
+    load (recorded in the cards). Scoring in another dtype (e.g. bfloat16 after
+    float32 training) must reuse the same answers and held-out split, not
+    answer everything again in the new dtype.
+    """
+    import dataclasses
+
+    cards = [card(adapters / n) for n in ("calibration-tune", "ua-clm", "probe")]
+    trained = next((c["base_fingerprint"] for c in cards if c and c.get("base_fingerprint")), None)
+    if trained is None or trained == loaded.fingerprint:
+        return loaded
+
+    class TrainedLoad(type(loaded)):
+        @property
+        def fingerprint(self) -> str:
+            return trained
+
+    return TrainedLoad(**{f.name: getattr(loaded, f.name) for f in dataclasses.fields(loaded)})
+
+
 GROUPS = {"kapoor": "Kapoor", "ua-clm": "UA-CLM", "steyvers": "Steyvers"}  # --claims name -> row prefix
 
 
@@ -591,17 +614,18 @@ def main() -> None:
         relabelled.append(f"{changed}/{len(out)} {name}")
         return out
 
-    held = current("held-out training-mix", holdout_rows(args.adapters, loaded, args.data_root))
+    answers = trained_answers_view(loaded, args.adapters)  # cached answers of the training load
+    held = current("held-out training-mix", holdout_rows(args.adapters, answers, args.data_root))
     if "kapoor" in claims:
         rows += kapoor_in_distribution(args.adapters, {g.id: g.correct for g in held} if held else None)
     holdout = [g for g in held if g.answer_ids][: args.ua_items]
     progress(f"{len(holdout)} held-out items")
     if "ua-clm" in claims:
-        bioasq = current("BioASQ", [g for g in gd.build_graded(loaded, ["bioasq"], args.bioasq_items, 0,
+        bioasq = current("BioASQ", [g for g in gd.build_graded(answers, ["bioasq"], args.bioasq_items, 0,
                                                                  data_root=args.data_root) if g.answer_ids])
         rows += ua_clm(loaded, args.adapters, holdout, bioasq, progress, args.ua_temperature)
     if "steyvers" in claims:
-        medqa = current("MedQA", [g for g in gd.build_graded(loaded, ["medqa"], args.medqa_items, 0,
+        medqa = current("MedQA", [g for g in gd.build_graded(answers, ["medqa"], args.medqa_items, 0,
                                                                data_root=args.data_root) if g.answer_ids])
         rows += steyvers(loaded, args.adapters, medqa, progress)
     if "kapoor" in claims:

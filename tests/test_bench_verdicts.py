@@ -168,3 +168,17 @@ def test_sampled_answers_regrade_each_new_answer(tiny_lm, data_root) -> None:
     assert [g.answer_ids for g in first] == [g.answer_ids for g in again]  # seeded
     assert all(g.correct is False for g in first if g.answer.strip().lower() not in ("yes", "no"))
     assert all(g.answer == tokenizer.decode(g.answer_ids, skip_special_tokens=True) for g in first)
+
+
+def test_trained_answers_view_reads_the_training_loads_caches(tiny_lm, tmp_path: Path) -> None:
+    import json
+
+    from calib_eval.models import LoadedModel
+
+    model, tokenizer = tiny_lm
+    loaded = LoadedModel(model, tokenizer, "tiny", "tiny", "cpu", "bfloat16")
+    assert quality.trained_answers_view(loaded, tmp_path) is loaded  # no cards: nothing to pin
+    (tmp_path / "ua-clm").mkdir()
+    (tmp_path / "ua-clm" / "calib_card.json").write_text(json.dumps({"base_fingerprint": "trained-fp32"}))
+    view = quality.trained_answers_view(loaded, tmp_path)
+    assert view.fingerprint == "trained-fp32" and view.model is model and view.dtype == "bfloat16"
