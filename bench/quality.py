@@ -313,11 +313,13 @@ def answer_entropies(model, tokenizer, rows, batch_size: int = 8) -> list[float]
 
 
 def sampled_answers(model, tokenizer, rows, temperature: float, seed: int = 0, max_new_tokens: int = 32,
-                    batch_size: int = 8) -> list:
-    """The rows' questions answered again by `model`, sampled at `temperature` (seeded) and graded now.
+                    batch_size: int = 8) -> tuple[list, np.ndarray]:
+    """The rows' questions answered again by `model`, sampled at `temperature` (seeded), graded now.
 
-    Same prompts, stop rule and length budget as the graded training answers;
-    the answer ids come back so their entropy can be read under the same model.
+    Same prompts, stop rule and length budget as the graded training answers.
+    Returns the new rows and each answer's mean token entropy of the distribution
+    it was sampled from (at `temperature`, as a sampling run sees it); NaN for an
+    empty answer, which keeps its place so callers can drop it for every model alike.
     """
     from calib_eval.grading import grade
     from calib_eval.inference.decode import greedy_decode
@@ -325,17 +327,18 @@ def sampled_answers(model, tokenizer, rows, temperature: float, seed: int = 0, m
     from calib_eval.types import example_from_dict
 
     generator = torch.Generator().manual_seed(seed)
-    out = []
+    out, entropy = [], []
     with torch.no_grad():
         for s in range(0, len(rows), batch_size):
             chunk = rows[s: s + batch_size]
             state = encode_batch(model, [], [list(g.prompt_ids) for g in chunk], tokenizer.pad_token_id)
             result = greedy_decode(state, tokenizer, max_new_tokens, ("\n",), sample_temperature=temperature,
                                    generator=generator, stop_after_text=True)
-            for g, text, ids in zip(chunk, result.texts, result.token_ids):
+            for g, text, ids, ents in zip(chunk, result.texts, result.token_ids, result.entropies):
                 correct = bool(grade(example_from_dict(g.example), text)[0]) if text.strip() else False
                 out.append(replace(g, answer=text, answer_ids=list(ids), correct=correct))
-    return out  # an empty answer keeps its place (entropy NaN); callers drop it for every model alike
+                entropy.append(float(np.mean(ents)) if ids else float("nan"))
+    return out, np.array(entropy)
 
 
 UA_CLM_VARIANTS = ("ua-clm", "ua-clm-ce")  # adapter folders: pure UA-CLM loss, and with a plain CE term
@@ -368,9 +371,9 @@ def ua_clm(loaded, adapters: Path, holdout, bioasq, progress, temperature: float
         for when, ctx in models:
             with ctx() as model:
                 progress(f"UA-CLM answers sampled at T={temperature:g}: {when}")
-                own = (sampled_answers(model, loaded.tokenizer, holdout, temperature),
-                       sampled_answers(model, loaded.tokenizer, bioasq, temperature))
-                sampled[when] = (own, tuple(np.array(answer_entropies(model, loaded.tokenizer, part)) for part in own))
+                (held_rows, held_ent), (bio_rows, bio_ent) = (
+                    sampled_answers(model, loaded.tokenizer, part, temperature) for part in (holdout, bioasq))
+                sampled[when] = ((held_rows, bio_rows), (held_ent, bio_ent))
     y = np.array([g.correct for g in holdout])
     rows = []
     for name in names:

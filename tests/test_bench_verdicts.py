@@ -162,8 +162,9 @@ def test_sampled_answers_regrade_each_new_answer(tiny_lm, data_root) -> None:
         ex = Example(f"q{i}", "boolq", f"Is {i} even?", references=("yes" if i % 2 == 0 else "no",))
         ids = tokenizer(f"Question: Is {i} even?\nAnswer:")["input_ids"]
         rows.append(GradedExample(ex.id, "boolq", "p", "yes", ids, [5], True, "yes", "", asdict(ex)))
-    first = quality.sampled_answers(model, tokenizer, rows, temperature=0.3, seed=0, max_new_tokens=4)
-    again = quality.sampled_answers(model, tokenizer, rows, temperature=0.3, seed=0, max_new_tokens=4)
+    first, entropy = quality.sampled_answers(model, tokenizer, rows, temperature=0.3, seed=0, max_new_tokens=4)
+    again, _ = quality.sampled_answers(model, tokenizer, rows, temperature=0.3, seed=0, max_new_tokens=4)
+    assert entropy.shape == (5,) and all((e >= 0) == bool(g.answer_ids) for e, g in zip(entropy, first))
     assert [g.id for g in first] == [g.id for g in rows]
     assert [g.answer_ids for g in first] == [g.answer_ids for g in again]  # seeded
     assert all(g.correct is False for g in first if g.answer.strip().lower() not in ("yes", "no"))
