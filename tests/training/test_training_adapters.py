@@ -213,3 +213,16 @@ def test_adapter_trained_in_float32_runs_on_a_bfloat16_load_of_the_same_base(mak
     with pytest.raises(ModelError, match="load it in the dtype it was trained in"):
         AdapterSet.load(bf16, {"lora_prompt": str(folder)})
     AdapterSet.load(make_loaded(), {"lora_prompt": str(folder)})  # and accepted in float32
+
+
+def test_readout_shows_progress_without_changing_scores(make_loaded, graded_rows):
+    import io
+
+    from rich.console import Console
+
+    loaded = make_loaded()
+    out = io.StringIO()
+    shown = query_p_yes(loaded.model, loaded.tokenizer, graded_rows, batch_size=3,
+                        console=Console(file=out, width=100), label="held-out, lora_prompt")
+    assert shown == pytest.approx(query_p_yes(loaded.model, loaded.tokenizer, graded_rows, batch_size=3))
+    assert "held-out, lora_prompt" in out.getvalue() and f"{len(graded_rows)}/{len(graded_rows)}" in out.getvalue()

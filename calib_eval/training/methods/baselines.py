@@ -15,10 +15,11 @@ from calib_eval.training.methods.readout import likelihood_and_p_yes
 PROBABILITY_BASELINES = ("zero_shot_classifier",)
 
 
-def untrained_scores(model, tokenizer, rows) -> dict[str, list[float]]:
+def untrained_scores(model, tokenizer, rows, console=None) -> dict[str, list[float]]:
     """Scores of the untrained scorers that need no adapter, read from the base weights."""
     with model.disable_adapter():
-        likelihood, p_yes = likelihood_and_p_yes(model, tokenizer, rows)
+        likelihood, p_yes = likelihood_and_p_yes(model, tokenizer, rows, console=console,
+                                                 label="held-out, untrained scorers")
     return {"zero_shot_classifier": p_yes, "perplexity": likelihood}
 
 

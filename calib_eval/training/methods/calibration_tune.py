@@ -89,12 +89,12 @@ class CalibrationTune:
     def train(self, ctx: TrainContext) -> TrainOutcome:
         cfg, tok = ctx.cfg, ctx.loaded.tokenizer
         model, result = train_lora(ctx, lambda m, rows: calibration_loss(m, tok, rows, cfg, ctx.device))
-        scores = query_p_yes(model, tok, ctx.holdout)
+        scores = query_p_yes(model, tok, ctx.holdout, console=ctx.console, label="held-out, lora_prompt")
         correct = [g.correct for g in ctx.holdout]
         metrics = holdout_metrics(scores, correct)
         per_item = {self.scorer: scores}
         if metrics and 0 < sum(correct) < len(correct):
-            baselines = untrained_scores(model, tok, ctx.holdout)
+            baselines = untrained_scores(model, tok, ctx.holdout, ctx.console)
             metrics["baselines"] = compare_to_baselines(scores, baselines, correct)
             per_item.update(baselines)
         return TrainOutcome(model, None, result.steps, result.resumed_from, final_loss(result.losses), metrics,

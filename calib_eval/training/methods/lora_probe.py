@@ -43,7 +43,8 @@ class LoraProbe:
                             ctx.console, lrs={"head": cfg.head_lr})
         model.eval(), head.eval()
         with torch.no_grad():
-            scores = head.p_correct(query_hidden(model, tok, ctx.holdout).to(ctx.device)).tolist() \
+            scores = head.p_correct(query_hidden(model, tok, ctx.holdout, console=ctx.console,
+                                                 label="held-out, probe").to(ctx.device)).tolist() \
                 if ctx.holdout else []
         return TrainOutcome(model, head, result.steps, result.resumed_from, final_loss(result.losses),
                             holdout_metrics(scores, [g.correct for g in ctx.holdout]),

@@ -27,7 +27,8 @@ class Probe:
     def train(self, ctx: TrainContext) -> TrainOutcome:
         cfg, tok, model = ctx.cfg, ctx.loaded.tokenizer, ctx.loaded.model
         freeze(model)
-        feats = query_hidden(model, tok, ctx.train).to(ctx.device)  # (N, d)
+        feats = query_hidden(model, tok, ctx.train, console=ctx.console, label="probe features")  # (N, d)
+        feats = feats.to(ctx.device)
         labels = torch.tensor([int(g.correct) for g in ctx.train], device=ctx.device)
         head = ProbeHead(feats.shape[1], cfg.head_hidden).to(ctx.device)
 
@@ -39,7 +40,9 @@ class Probe:
                             ctx.accelerator, ctx.console)
         head.eval()
         with torch.no_grad():
-            hold = query_hidden(model, tok, ctx.holdout).to(ctx.device) if ctx.holdout else None
+            hold = query_hidden(model, tok, ctx.holdout, console=ctx.console, label="held-out, probe") \
+                if ctx.holdout else None
+            hold = hold.to(ctx.device) if hold is not None else None
             scores = head.p_correct(hold).tolist() if hold is not None else []
         return TrainOutcome(None, head, result.steps, result.resumed_from, final_loss(result.losses),
                             holdout_metrics(scores, [g.correct for g in ctx.holdout]),
