@@ -53,12 +53,22 @@ What is computed here, and what is read:
 
 A second model gets its own section beside the default model's (issue #13: Qwen2.5-Coder-0.5B):
 
+    calib-eval run --model qwen2.5-coder-0.5b --dtype bfloat16 --tasks mmlu_oe_calib,mmlu_mc_calib --limit 500 \
+        --scorers perplexity,ua_clm_entropy,zero_shot_classifier,max_softmax --data-root ../shared/data --output runs/q05q
+    calib-eval score --generations runs/q05q/qwen2.5-coder-0.5b/mmlu_oe_calib/items.jsonl \
+        --scorers lora_prompt,probe --scorer-model qwen2.5-coder-0.5b --dtype bfloat16 \
+        --adapter lora_prompt=adapters/qwen2.5-coder-0.5b/calibration-tune \
+        --adapter probe=adapters/qwen2.5-coder-0.5b/probe --data-root ../shared/data --output runs/q05q-adapters/mmlu_oe_calib
+    (the same for mmlu_mc_calib), then
     python bench/quality.py --model qwen2.5-coder-0.5b --dtype bfloat16 --section quality-qwen2.5-coder-0.5b \
-        --adapters adapters/qwen2.5-coder-0.5b --ua-temperature 0.3 \
+        --adapters adapters/qwen2.5-coder-0.5b --ua-temperature 0.3 --ua-items 150 \
         --mmlu-items runs/q05q/qwen2.5-coder-0.5b/mmlu_oe_calib/items.jsonl \
-        --mmlu-items runs/q05q/qwen2.5-coder-0.5b/mmlu_mc_calib/items.jsonl
+        --mmlu-items runs/q05q-adapters/mmlu_oe_calib/qwen2.5-coder-0.5b/mmlu_oe_calib/items.jsonl \
+        --mmlu-items runs/q05q/qwen2.5-coder-0.5b/mmlu_mc_calib/items.jsonl \
+        --mmlu-items runs/q05q-adapters/mmlu_mc_calib/qwen2.5-coder-0.5b/mmlu_mc_calib/items.jsonl
 
-(`--mmlu-items` repeats: MMLU-OE and MMLU-MC runner outputs with lora_prompt; `--ua-temperature`
+(`--mmlu-items` repeats: MMLU-OE and MMLU-MC runner outputs; files of one task are joined by item id,
+so the adapters' scores of a base run's answers sit beside its untrained scorers; `--ua-temperature`
 adds UA-CLM rows on each model's own answers sampled at the paper's T=0.3; every UA-CLM adapter
 found, `ua-clm` (ce_weight 0) and `ua-clm-ce` (ce_weight > 0), gets its rows.)
 
@@ -81,6 +91,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from calib_eval.errors import DataError
 from calib_eval.grading import GRADER_VERSION
 from calib_eval.metrics import bootstrap_ci, expected_calibration_error, paired_bootstrap_diff, roc_auc
 from calib_eval.metrics.ece_interval import ece_difference_interval
@@ -257,14 +268,46 @@ def kapoor_cross_model(own_path: Path | None, judged_path: Path | None) -> list[
 TASK_LABELS = {"mmlu_oe_calib": "MMLU-OE", "mmlu_mc_calib": "MMLU-MC"}
 
 
-def kapoor_mmlu(items_path: Path | None, adapters: Path) -> list[list[str]]:
-    """LoRA+Prompt against the untrained scorers on a runner output of test items (MMLU-OE or MMLU-MC)."""
-    if not items_path or not items_path.is_file():
+def joined_items(paths: list[Path]) -> dict[str, list[dict]]:
+    """Runner outputs grouped by task, the scores of files of one task joined item by item.
+
+    A base run and a `calib-eval score` of its answers with the adapters
+    (lora_prompt, probe) are two files of one task: their rows are joined by
+    id (items in both; each file's scores kept), so the adapters need not
+    re-run the untrained scorers. A label that differs between two files of
+    the same item is an error: they were graded differently.
+    """
+    by_task: dict[str, dict[str, dict]] = {}
+    for path in paths:
+        if not path.is_file():
+            raise DataError(f"--mmlu-items {path}: no such file")
+        rows = read_items(path, ("id", "correct", "scores"))
+        task = (rows[0].get("task") if rows else None) or path.parent.name
+        if task not in by_task:
+            by_task[task] = {r["id"]: {**r, "task": task, "scores": dict(r["scores"])} for r in rows}
+            continue
+        joined = by_task[task]
+        here = {r["id"]: r for r in rows}
+        for item_id in list(joined):
+            if item_id not in here:
+                del joined[item_id]
+                continue
+            if bool(here[item_id]["correct"]) != bool(joined[item_id]["correct"]):
+                raise DataError(f"--mmlu-items {path}: item {item_id!r} is graded {here[item_id]['correct']} here "
+                                f"and {joined[item_id]['correct']} in another {task} file; score one run's answers")
+            joined[item_id]["scores"].update(here[item_id]["scores"])
+        if not joined:
+            raise DataError(f"--mmlu-items {path}: no item in common with the other {task} file(s)")
+    return {task: list(rows.values()) for task, rows in by_task.items()}
+
+
+def kapoor_mmlu(items: list[dict] | None, adapters: Path) -> list[list[str]]:
+    """LoRA+Prompt against the untrained scorers on runner output rows of test items (MMLU-OE or MMLU-MC)."""
+    if not items:
         return [["Kapoor: MMLU-OE transfer, temperature scaling", "not run (no --mmlu-items)", "", ""]]
-    items = read_items(items_path, ("id", "correct", "scores"))
     y = np.array([bool(r["correct"]) for r in items])
     scores = {k: np.array([r["scores"][k] for r in items]) for k in items[0]["scores"]}
-    task = items[0].get("task") or items_path.parent.name
+    task = items[0].get("task", "")
     label = TASK_LABELS.get(task, task)
     where = f"{len(items)} {label} test items, acc {y.mean():.2f}"
     rows = []
@@ -579,7 +622,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--adapters", type=Path, default=Path("adapters/smollm2"))
     ap.add_argument("--mmlu-items", type=Path, action="append", default=[],
-                    help="runner output (items.jsonl) of MMLU-OE or MMLU-MC test items with lora_prompt; repeatable")
+                    help="runner output (items.jsonl) of MMLU-OE or MMLU-MC test items with lora_prompt; repeatable "
+                         "(files of one task are joined by item id: a base run plus `calib-eval score` of its answers "
+                         "with the adapters)")
     ap.add_argument("--cross-own", type=Path, action="append", default=[],
                     help="another model's runner output (items.jsonl with its zero_shot_classifier); repeatable")
     ap.add_argument("--cross-judged", type=Path, action="append", default=[],
@@ -632,8 +677,8 @@ def main() -> None:
                                                                data_root=args.data_root) if g.answer_ids])
         rows += steyvers(loaded, args.adapters, medqa, progress)
     if "kapoor" in claims:
-        for items_path in args.mmlu_items or [None]:
-            rows += kapoor_mmlu(items_path, args.adapters)
+        for items in joined_items(args.mmlu_items).values() or [None]:
+            rows += kapoor_mmlu(items, args.adapters)
         if len(args.cross_own) != len(args.cross_judged):
             ap.error("give one --cross-judged per --cross-own")
         for own, judged in zip(args.cross_own, args.cross_judged) if args.cross_own else [(None, None)]:

@@ -142,12 +142,48 @@ def test_kapoor_rows_name_the_task_of_the_items(tmp_path: Path) -> None:
              for i, c in enumerate(y)]
     path = tmp_path / "items.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
-    rows = quality.kapoor_mmlu(path, tmp_path / "no-adapters")
+    rows = quality.kapoor_mmlu(quality.joined_items([path])["mmlu_mc_calib"], tmp_path / "no-adapters")
     assert [r[0] for r in rows] == ["Kapoor: LoRA+Prompt AUROC > zero_shot_classifier (MMLU-MC, trained on other data)",
                                     "Kapoor: LoRA+Prompt AUROC > max_softmax (MMLU-MC, trained on other data)",
                                     "Kapoor: LoRA+Prompt ECE < zero-shot ECE (MMLU-MC)"]
     assert rows[0][1] == f"200 MMLU-MC test items, acc {y.mean():.2f}"
     assert rows[0][3] == "holds"  # an informative score against a random one
+
+
+def _write_items(path: Path, rows: list[dict]) -> Path:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_mmlu_items_of_one_task_are_joined_by_id(tmp_path: Path) -> None:
+    base = _write_items(tmp_path / "base" / "items.jsonl", [
+        {"id": f"q{i}", "task": "mmlu_oe_calib", "correct": i % 2 == 0, "scores": {"perplexity": i / 10}}
+        for i in range(4)])
+    adapted = _write_items(tmp_path / "adapted" / "items.jsonl", [
+        {"id": f"q{i}", "task": "mmlu_oe_calib", "correct": i % 2 == 0, "scores": {"lora_prompt": 1 - i / 10}}
+        for i in (3, 1, 2)])
+    mc = _write_items(tmp_path / "mc" / "items.jsonl", [
+        {"id": "q0", "task": "mmlu_mc_calib", "correct": True, "scores": {"max_softmax": 0.5}}])
+    joined = quality.joined_items([base, adapted, mc])
+    assert sorted(joined) == ["mmlu_mc_calib", "mmlu_oe_calib"]
+    oe = {r["id"]: r["scores"] for r in joined["mmlu_oe_calib"]}
+    assert oe == {"q1": {"perplexity": 0.1, "lora_prompt": 0.9}, "q2": {"perplexity": 0.2, "lora_prompt": 0.8},
+                  "q3": {"perplexity": 0.3, "lora_prompt": 0.7}}  # q0 is not in the adapters' file
+
+
+def test_mmlu_items_graded_differently_are_refused(tmp_path: Path) -> None:
+    from calib_eval.errors import DataError
+
+    row = {"id": "q0", "task": "mmlu_oe_calib", "scores": {"perplexity": 0.5}}
+    one = _write_items(tmp_path / "a" / "items.jsonl", [{**row, "correct": True}])
+    other = _write_items(tmp_path / "b" / "items.jsonl", [{**row, "correct": False}])
+    with pytest.raises(DataError, match="graded"):
+        quality.joined_items([one, other])
+    with pytest.raises(DataError, match="no such file"):
+        quality.joined_items([tmp_path / "missing.jsonl"])
 
 
 def test_sampled_answers_regrade_each_new_answer(tiny_lm, data_root) -> None:
