@@ -25,7 +25,7 @@ from calib_eval.inference.tokens import encode_text, prompt_ids
 from calib_eval.results import read_jsonl, write_json_atomic, write_jsonl_atomic
 from calib_eval.runner.config import RunConfig
 from calib_eval.runner.report import build_payload, render_table
-from calib_eval.runner.run import resolve_scorers
+from calib_eval.runner.run import progress_bar, resolve_scorers
 from calib_eval.runner.samples_only import needs_language_model, stored_identity
 from calib_eval.scorers.samples import SampleSet
 from calib_eval.scorers.base import ScoringBatch
@@ -129,31 +129,15 @@ def score_items(task, items, scorers, config, loaded, adapters, console, source:
     ``extra_rows`` maps a scorer name to per-item scores computed elsewhere
     (e.g. max-softmax read from logged log-likelihoods), in item order.
     """
-    from calib_eval.runner.batch_work import base_model
-
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(items)}
     out_rows: list[dict | None] = [None] * len(items)
     extra: dict = {}
-    for batch in length_sorted_batches([len(i[1]) for i in items], config.batch_size):
-        chosen = [items[i] for i in batch]
-        stored = [SampleSet.from_json(c[3]) for c in chosen] if all(c[3] for c in chosen) else None
-        scoring = ScoringBatch([c[0] for c in chosen], loaded, [], [c[1] for c in chosen], [c[2] for c in chosen],
-                               config=config.scorer, adapters=adapters, max_new_tokens=max_new_tokens,
-                               stop=tuple(stop), extra=extra, grader=grader, samples=stored)
-        scores = {}
-        for name, scorer in scorers.items():
-            t0 = time.perf_counter()
-            with base_model(None if adapters is not None and adapters.has(name) else adapters):
-                scores[name] = scorer.score(scoring)
-            timings["scoring_s"][name] += time.perf_counter() - t0
-        for k, i in enumerate(batch):
-            graded = chosen[k][0]
-            out_rows[i] = {"id": graded.generation.example.id, "task": task,
-                           "answer": graded.generation.answer.strip(), "answer_raw": graded.generation.answer,
-                           "correct": graded.correct, "answer_kind": graded.generation.example.answer_kind,
-                           "scores": {n: s[k] for n, s in scores.items()}}
-            if scoring.samples is not None:  # kept (or newly drawn) so the output can be rescored again
-                out_rows[i]["samples"] = scoring.samples[k].to_json()
+    with progress_bar(console) as progress:
+        bar = progress.add_task(f"{task}: scoring", total=len(items))
+        for batch in length_sorted_batches([len(i[1]) for i in items], config.batch_size):
+            _score_batch(batch, items, scorers, config, loaded, adapters, max_new_tokens, stop, grader, task,
+                         extra, timings, out_rows)
+            progress.advance(bar, len(batch))
     all_scorers = dict(scorers)
     for name, (scorer, values) in (extra_rows or {}).items():
         all_scorers[name] = scorer
@@ -168,3 +152,29 @@ def score_items(task, items, scorers, config, loaded, adapters, console, source:
     write_json_atomic(out_dir / "results.json", payload)
     console.print(render_table(payload))
     return out_dir / "results.json"
+
+
+def _score_batch(batch, items, scorers, config, loaded, adapters, max_new_tokens, stop, grader, task, extra, timings,
+                 out_rows) -> None:
+    """Score one batch of prepared items; their output rows go into `out_rows` at their indices."""
+    from calib_eval.runner.batch_work import base_model
+
+    chosen = [items[i] for i in batch]
+    stored = [SampleSet.from_json(c[3]) for c in chosen] if all(c[3] for c in chosen) else None
+    scoring = ScoringBatch([c[0] for c in chosen], loaded, [], [c[1] for c in chosen], [c[2] for c in chosen],
+                           config=config.scorer, adapters=adapters, max_new_tokens=max_new_tokens,
+                           stop=tuple(stop), extra=extra, grader=grader, samples=stored)
+    scores = {}
+    for name, scorer in scorers.items():
+        t0 = time.perf_counter()
+        with base_model(None if adapters is not None and adapters.has(name) else adapters):
+            scores[name] = scorer.score(scoring)
+        timings["scoring_s"][name] += time.perf_counter() - t0
+    for k, i in enumerate(batch):
+        graded = chosen[k][0]
+        out_rows[i] = {"id": graded.generation.example.id, "task": task,
+                       "answer": graded.generation.answer.strip(), "answer_raw": graded.generation.answer,
+                       "correct": graded.correct, "answer_kind": graded.generation.example.answer_kind,
+                       "scores": {n: s[k] for n, s in scores.items()}}
+        if scoring.samples is not None:  # kept (or newly drawn) so the output can be rescored again
+            out_rows[i]["samples"] = scoring.samples[k].to_json()

@@ -115,7 +115,7 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(todo),
                "items_resumed": len(done), "items_relabelled": len(relabelled)}
     extra: dict = {}
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         bar = progress.add_task(f"{task}", total=len(mine), completed=len(mine) - len(todo))
         for batch, outcome in batch_loop(loaded)(loaded, spec, examples, todo, scorers, adapters, config):
             cache.append(outcome.rows)
@@ -225,7 +225,7 @@ def _rows_of_other_shards(out_dir: Path, shard: Shard, signature: dict) -> dict[
     return rows
 
 
-def _progress(console: Console) -> Progress:
+def progress_bar(console: Console) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
 

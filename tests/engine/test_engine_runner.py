@@ -61,8 +61,15 @@ def test_a_resumed_row_the_current_grader_labels_differently_is_recomputed(tiny_
 def test_rescoring_saved_generations_reproduces_the_live_scores(tiny_model_dir, data_root, tmp_path):
     path = run(_config(tiny_model_dir, data_root, tmp_path / "live"))[0]
     items = path.parent / "items.jsonl"
-    again = rescore(items, _config(tiny_model_dir, data_root, tmp_path / "again"))[0]
+    import io
+
+    from rich.console import Console
+
+    shown = io.StringIO()
+    again = rescore(items, _config(tiny_model_dir, data_root, tmp_path / "again"),
+                    console=Console(file=shown, width=120))[0]
     live = {r["id"]: r["scores"] for r in map(json.loads, items.read_text().splitlines())}
+    assert "scoring" in shown.getvalue() and f"{len(live)}/{len(live)}" in shown.getvalue()  # a progress bar
     redo = {r["id"]: r["scores"] for r in map(json.loads, (again.parent / "items.jsonl").read_text().splitlines())}
     for item_id, scores in live.items():
         assert redo[item_id]["zero_shot_classifier"] == pytest.approx(scores["zero_shot_classifier"], abs=1e-3)  # padding layout differs between the two batchings
