@@ -3,7 +3,8 @@
 #
 #   bash bench/train_adapters.sh [ADAPTER_DIR] [MODEL]   # defaults: adapters/smollm2, default
 #   e.g. bash bench/train_adapters.sh adapters/qwen2.5-coder-0.5b qwen2.5-coder-0.5b
-#   ONLY=calibration-tune|ua-clm|probe|rest trains one part (default: all)
+#   ONLY=calibration-tune|ua-clm|probe|sft|rest trains one part (default: all; sft: verbalized- and
+#   multitask-sft, Steyvers' pair; rest: ua-clm, sft and temperature)
 #
 # One graded set for all methods: 1,500 of the model's own answers to the training mix,
 # split 1,000 train / ~500 held out (the same split for every method: same seed and data
@@ -35,9 +36,11 @@ case "${ONLY:-all}" in
     train ua-clm --steps 100
     train ua-clm-ce --steps 100 --ce-weight 1.0  # the paper's loss is ambiguous about a CE term: train both
     ;;&
-  rest|all)
+  sft|rest|all)
     train verbalized-sft --steps 100
     train multitask-sft --steps 100
+    ;;&
+  rest|all)
     [ -f "$OUT/temperature/calib_card.json" ] || calib-eval train --recipe adapters/recipes/temperature.yaml \
         --output "$OUT/temperature" --model "$MODEL" --val-limit 200 "${DATA_ARGS[@]}"
     ;;&
