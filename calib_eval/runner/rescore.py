@@ -86,7 +86,7 @@ def _rescore_task(task, rows, config, loaded, adapters, console, source: Path) -
     rows = _kept_rows(task, spec, rows, config, console)
     by_id = {ex.id: ex for ex in load_task_examples(spec, None, config.data_root)}
     tok = loaded.tokenizer
-    items, relabelled = [], 0
+    items, prefixes, relabelled = [], [], 0
     for r in rows:
         ex = by_id[r["id"]]
         prefix, suffix = spec.build_prefix(ex, config.data_root), spec.build_suffix(ex)
@@ -95,13 +95,14 @@ def _rescore_task(task, rows, config, loaded, adapters, console, source: Path) -
         answer_ids = encode_text(tok, r["answer_raw"].rstrip()) if tok is not None else []
         graded = Graded(generation, *spec.regrade(ex, generation.answer, r["correct"]))
         relabelled += graded.correct != r["correct"]
-        items.append((graded, p_ids + s_ids, answer_ids, r.get("samples")))
+        items.append((graded, s_ids, answer_ids, r.get("samples")))
+        prefixes.append(p_ids)
     if relabelled:
         console.print(f"{task}: the current grader (v{GRADER_VERSION}) changed {relabelled} of {len(items)} labels "
                       "from the file's")
     scorers = resolve_scorers(config.scorers, config.adapters, spec.mode)
     return score_items(task, items, scorers, config, loaded, adapters, console, source,
-                       max_new_tokens=spec.max_new_tokens, stop=spec.stop, grader=spec.grade)
+                       max_new_tokens=spec.max_new_tokens, stop=spec.stop, grader=spec.grade, prefixes=prefixes)
 
 
 def _kept_rows(task, spec, rows, config, console) -> list[dict]:
@@ -123,20 +124,36 @@ def _kept_rows(task, spec, rows, config, console) -> list[dict]:
 
 
 def score_items(task, items, scorers, config, loaded, adapters, console, source: Path, *, max_new_tokens: int = 32,
-                stop=("\n",), grader=None, extra_rows: dict | None = None) -> Path:
+                stop=("\n",), grader=None, extra_rows: dict | None = None, prefixes: list | None = None) -> Path:
     """Run ``scorers`` over prepared (Graded, prompt ids, answer ids, stored samples) items; write the results.
 
-    ``extra_rows`` maps a scorer name to per-item scores computed elsewhere
-    (e.g. max-softmax read from logged log-likelihoods), in item order.
+    ``prefixes``, when given, is each item's shared few-shot prefix ids, its
+    prompt ids then being the rest: items are batched by prefix, as the runner
+    does, and each prefix is encoded once (MMLU's 5-shot header is most of
+    every prompt). ``extra_rows`` maps a scorer name to per-item scores
+    computed elsewhere (e.g. max-softmax read from logged log-likelihoods), in
+    item order.
     """
+    from calib_eval.inference.state import encode_prefix
+    from calib_eval.runner.batch_work import base_model
+    from calib_eval.runner.run import prefix_ordered
+
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(items)}
     out_rows: list[dict | None] = [None] * len(items)
     extra: dict = {}
+    keys, prefix_ids = _shared_prefixes(items, prefixes)
+    lengths = [len(prefix_ids[keys[i]]) + len(item[1]) for i, item in enumerate(items)]
+    batches = prefix_ordered(length_sorted_batches(lengths, config.batch_size, keys), keys)
+    live: tuple = (None, None)  # (prefix key, its KV cache on the base model): one at a time keeps memory flat
     with progress_bar(console) as progress:
         bar = progress.add_task(f"{task}: scoring", total=len(items))
-        for batch in length_sorted_batches([len(i[1]) for i in items], config.batch_size):
-            _score_batch(batch, items, scorers, config, loaded, adapters, max_new_tokens, stop, grader, task,
-                         extra, timings, out_rows)
+        for batch in batches:
+            key = keys[batch[0]]
+            if key and live[0] != key:
+                with base_model(adapters):
+                    live = (key, encode_prefix(loaded.model, prefix_ids[key]))
+            _score_batch(batch, items, prefix_ids[key], live[1] if key else None, scorers, config, loaded, adapters,
+                         max_new_tokens, stop, grader, task, extra, timings, out_rows)
             progress.advance(bar, len(batch))
     all_scorers = dict(scorers)
     for name, (scorer, values) in (extra_rows or {}).items():
@@ -154,16 +171,32 @@ def score_items(task, items, scorers, config, loaded, adapters, console, source:
     return out_dir / "results.json"
 
 
-def _score_batch(batch, items, scorers, config, loaded, adapters, max_new_tokens, stop, grader, task, extra, timings,
-                 out_rows) -> None:
+def _shared_prefixes(items, prefixes) -> tuple[list[tuple], dict[tuple, list[int]]]:
+    """Each item's prefix key and the ids per key; a prefix no other item shares goes inline (key ())."""
+    from collections import Counter
+
+    keys = [tuple(p) for p in prefixes] if prefixes is not None else [()] * len(items)
+    sizes = Counter(keys)
+    prefix_ids: dict[tuple, list[int]] = {(): []}
+    for i, key in enumerate(keys):
+        if key and sizes[key] < 2:
+            items[i] = (items[i][0], list(key) + list(items[i][1]), *items[i][2:])
+            keys[i] = ()
+        prefix_ids.setdefault(keys[i], list(keys[i]))
+    return keys, prefix_ids
+
+
+def _score_batch(batch, items, prefix_ids, prefix_cache, scorers, config, loaded, adapters, max_new_tokens, stop,
+                 grader, task, extra, timings, out_rows) -> None:
     """Score one batch of prepared items; their output rows go into `out_rows` at their indices."""
     from calib_eval.runner.batch_work import base_model
 
     chosen = [items[i] for i in batch]
     stored = [SampleSet.from_json(c[3]) for c in chosen] if all(c[3] for c in chosen) else None
-    scoring = ScoringBatch([c[0] for c in chosen], loaded, [], [c[1] for c in chosen], [c[2] for c in chosen],
-                           config=config.scorer, adapters=adapters, max_new_tokens=max_new_tokens,
-                           stop=tuple(stop), extra=extra, grader=grader, samples=stored)
+    scoring = ScoringBatch([c[0] for c in chosen], loaded, list(prefix_ids), [c[1] for c in chosen],
+                           [c[2] for c in chosen], config=config.scorer, adapters=adapters,
+                           max_new_tokens=max_new_tokens, stop=tuple(stop), extra=extra, grader=grader,
+                           samples=stored, prefix_cache=prefix_cache)
     scores = {}
     for name, scorer in scorers.items():
         t0 = time.perf_counter()

@@ -174,3 +174,41 @@ def test_cli_abstain_alpha_adds_a_conformal_record_per_scorer(tiny_model_dir, da
 def test_abstain_levels_are_validated():
     with pytest.raises(ValueError, match="abstain_alpha must be in"):
         RunConfig(abstain_alpha=1.5)
+
+
+def test_rescoring_encodes_a_shared_few_shot_prefix_once(tiny_model_dir, data_root, tmp_path, monkeypatch):
+    """Items of one MMLU subject share the 5-shot header: scored from its cache, same scores as inline."""
+    import calib_eval.inference.state as state
+    import calib_eval.runner.rescore as rescore_module
+    from calib_eval.task_specs import get_task, load_task_examples
+
+    spec = get_task("mmlu_mc_calib")
+    examples = load_task_examples(spec, None, str(data_root))
+    subject = examples[0].metadata["subject"]
+    same = [ex for ex in examples if ex.metadata["subject"] == subject][:5]
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"id": ex.id, "task": "mmlu_mc_calib", "answer": "A", "answer_raw": " A",
+                                         "correct": i % 2 == 0}) + "\n" for i, ex in enumerate(same)))
+    cfg = lambda out: _config(tiny_model_dir, data_root, tmp_path / out, tasks=("mmlu_mc_calib",),  # noqa: E731
+                              scorers=("zero_shot_classifier",), batch_size=2)
+    encodes = []
+    real_encode = state.encode_prefix
+    monkeypatch.setattr(state, "encode_prefix", lambda *a, **k: encodes.append(1) or real_encode(*a, **k))
+    cached = rescore(items, cfg("cached"))[0]
+    assert len(encodes) == 1  # three batches, one prefix encode
+    real_shared = rescore_module._shared_prefixes
+
+    def inline(items, prefixes):  # every prompt whole: no prefix cache at all
+        for i, prefix in enumerate(prefixes):
+            items[i] = (items[i][0], list(prefix) + list(items[i][1]), *items[i][2:])
+        return real_shared(items, None)
+
+    monkeypatch.setattr(rescore_module, "_shared_prefixes", inline)
+    whole = rescore(items, cfg("inline"))[0]
+
+    def scores(path):
+        return {r["id"]: r["scores"]["zero_shot_classifier"]
+                for r in map(json.loads, (path.parent / "items.jsonl").read_text().splitlines())}
+
+    assert len(scores(cached)) == 5
+    assert scores(cached) == pytest.approx(scores(whole), abs=1e-4)
