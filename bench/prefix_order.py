@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from calib_eval.inference.batching import length_sorted_batches
-from calib_eval.runner.run import _prepare, _unshare_small_groups, prefix_encodes, prefix_ordered
+from calib_eval.runner.run import _prepare, unshare_small_groups, prefix_encodes, prefix_ordered
 from calib_eval.task_specs import get_task, load_task_examples
 
 
@@ -21,7 +21,7 @@ def count(task: str, limit: int | None, batch_size: int, tokenizer, data_root) -
     examples = load_task_examples(spec, limit, data_root)
     prefixes, prefix_ids, suffix_ids, _ = _prepare(spec, examples, tokenizer, data_root)
     todo = list(range(len(examples)))
-    _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids)
+    unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids)
     lengths = [len(prefix_ids[prefixes[i]]) + len(suffix_ids[i]) for i in todo]
     batches = length_sorted_batches(lengths, batch_size, prefixes)
     return {"items": len(examples), "batches": len(batches), "shared": len({p for p in prefixes if p}),

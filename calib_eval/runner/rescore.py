@@ -20,7 +20,6 @@ from rich.console import Console
 
 from calib_eval.errors import DataError
 from calib_eval.grading import GRADER_VERSION
-from calib_eval.inference.batching import length_sorted_batches
 from calib_eval.inference.tokens import encode_text, prompt_ids
 from calib_eval.results import read_jsonl, write_json_atomic, write_jsonl_atomic
 from calib_eval.runner.config import RunConfig
@@ -134,26 +133,21 @@ def score_items(task, items, scorers, config, loaded, adapters, console, source:
     computed elsewhere (e.g. max-softmax read from logged log-likelihoods), in
     item order.
     """
-    from calib_eval.inference.state import encode_prefix
-    from calib_eval.runner.batch_work import base_model
-    from calib_eval.runner.run import prefix_ordered
+    from calib_eval.runner.run import prefix_batches, with_prefix_caches
 
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(items)}
     out_rows: list[dict | None] = [None] * len(items)
     extra: dict = {}
-    keys, prefix_ids = _shared_prefixes(items, prefixes)
-    lengths = [len(prefix_ids[keys[i]]) + len(item[1]) for i, item in enumerate(items)]
-    batches = prefix_ordered(length_sorted_batches(lengths, config.batch_size, keys), keys)
-    live: tuple = (None, None)  # (prefix key, its KV cache on the base model): one at a time keeps memory flat
+    keys = [tuple(p) for p in prefixes] if prefixes is not None else [()] * len(items)
+    prefix_ids = {key: list(key) for key in keys}
+    prompt_rest = [list(item[1]) for item in items]
+    batches = prefix_batches(list(range(len(items))), keys, prefix_ids, prompt_rest, config.batch_size)
     with progress_bar(console) as progress:
         bar = progress.add_task(f"{task}: scoring", total=len(items))
-        for batch in batches:
-            key = keys[batch[0]]
-            if key and live[0] != key:
-                with base_model(adapters):
-                    live = (key, encode_prefix(loaded.model, prefix_ids[key]))
-            _score_batch(batch, items, prefix_ids[key], live[1] if key else None, scorers, config, loaded, adapters,
-                         max_new_tokens, stop, grader, task, extra, timings, out_rows)
+        for batch, prefix_cache in with_prefix_caches(batches, keys, prefix_ids, loaded.model, adapters):
+            _score_batch(batch, items, prefix_ids[keys[batch[0]]], [prompt_rest[i] for i in batch], prefix_cache,
+                         scorers, config, loaded, adapters, max_new_tokens, stop, grader, task, extra, timings,
+                         out_rows)
             progress.advance(bar, len(batch))
     all_scorers = dict(scorers)
     for name, (scorer, values) in (extra_rows or {}).items():
@@ -171,31 +165,15 @@ def score_items(task, items, scorers, config, loaded, adapters, console, source:
     return out_dir / "results.json"
 
 
-def _shared_prefixes(items, prefixes) -> tuple[list[tuple], dict[tuple, list[int]]]:
-    """Each item's prefix key and the ids per key; a prefix no other item shares goes inline (key ())."""
-    from collections import Counter
-
-    keys = [tuple(p) for p in prefixes] if prefixes is not None else [()] * len(items)
-    sizes = Counter(keys)
-    prefix_ids: dict[tuple, list[int]] = {(): []}
-    for i, key in enumerate(keys):
-        if key and sizes[key] < 2:
-            items[i] = (items[i][0], list(key) + list(items[i][1]), *items[i][2:])
-            keys[i] = ()
-        prefix_ids.setdefault(keys[i], list(keys[i]))
-    return keys, prefix_ids
-
-
-def _score_batch(batch, items, prefix_ids, prefix_cache, scorers, config, loaded, adapters, max_new_tokens, stop,
-                 grader, task, extra, timings, out_rows) -> None:
+def _score_batch(batch, items, prefix_ids, prompt_rest, prefix_cache, scorers, config, loaded, adapters,
+                 max_new_tokens, stop, grader, task, extra, timings, out_rows) -> None:
     """Score one batch of prepared items; their output rows go into `out_rows` at their indices."""
     from calib_eval.runner.batch_work import base_model
 
     chosen = [items[i] for i in batch]
     stored = [SampleSet.from_json(c[3]) for c in chosen] if all(c[3] for c in chosen) else None
-    scoring = ScoringBatch([c[0] for c in chosen], loaded, list(prefix_ids), [c[1] for c in chosen],
-                           [c[2] for c in chosen], config=config.scorer, adapters=adapters,
-                           max_new_tokens=max_new_tokens, stop=tuple(stop), extra=extra, grader=grader,
+    scoring = ScoringBatch([c[0] for c in chosen], loaded, list(prefix_ids), prompt_rest, [c[2] for c in chosen],
+                           config=config.scorer, adapters=adapters, max_new_tokens=max_new_tokens, stop=tuple(stop), extra=extra, grader=grader,
                            samples=stored, prefix_cache=prefix_cache)
     scores = {}
     for name, scorer in scorers.items():

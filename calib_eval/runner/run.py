@@ -84,7 +84,7 @@ def _prepare(spec, examples, tokenizer, data_root):
     return prefixes, prefix_ids, suffix_ids, prompts_text
 
 
-def _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids, min_group: int = 2) -> None:
+def unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids, min_group: int = 2) -> None:
     """Items whose prefix no other item shares lose nothing by encoding it inline,
     and gain batching across prefixes (a 50-item MMLU sample spans ~40 subjects)."""
     from collections import Counter
@@ -165,20 +165,38 @@ def answered_batches(loaded, spec, examples, todo: list[int], scorers: dict, ada
     to back); the rest carry their prefix inline.
     """
     prefixes, prefix_ids, suffix_ids, prompts_text = _prepare(spec, examples, loaded.tokenizer, config.data_root)
-    _unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids)
-    lengths = [len(prefix_ids[prefixes[i]]) + len(suffix_ids[i]) for i in todo]
-    batches = [[todo[j] for j in b] for b in length_sorted_batches(lengths, config.batch_size, [prefixes[i] for i in todo])]
-    batches = prefix_ordered(batches, prefixes)
-    prefix_caches: dict[tuple, object] = {}
-    for batch in batches:
-        prefix = prefixes[batch[0]]
-        if prefix and prefix not in prefix_caches:
-            prefix_caches.clear()
-            with base_model(adapters):
-                prefix_caches[prefix] = encode_prefix(loaded.model, prefix_ids[prefix])
-        yield batch, run_batch(loaded, spec, [examples[i] for i in batch], prefix_ids[prefix],
+    batches = prefix_batches(todo, prefixes, prefix_ids, suffix_ids, config.batch_size)
+    for batch, prefix_cache in with_prefix_caches(batches, prefixes, prefix_ids, loaded.model, adapters):
+        yield batch, run_batch(loaded, spec, [examples[i] for i in batch], prefix_ids[prefixes[batch[0]]],
                                [suffix_ids[i] for i in batch], [prompts_text[i] for i in batch],
-                               scorers, config.scorer, adapters, prefix_caches.get(prefix))
+                               scorers, config.scorer, adapters, prefix_cache)
+
+
+def prefix_batches(todo: list[int], prefixes, prefix_ids, suffix_ids, batch_size: int) -> list[list[int]]:
+    """Batches of `todo` that never mix prefixes, longest first, each prefix's batches back to back.
+
+    A prefix only one item has goes inline first (`unshare_small_groups`:
+    `prefixes`, `prefix_ids` and `suffix_ids` change in place).
+    """
+    unshare_small_groups(todo, prefixes, prefix_ids, suffix_ids)
+    lengths = [len(prefix_ids[prefixes[i]]) + len(suffix_ids[i]) for i in todo]
+    batches = [[todo[j] for j in b] for b in length_sorted_batches(lengths, batch_size, [prefixes[i] for i in todo])]
+    return prefix_ordered(batches, prefixes)
+
+
+def with_prefix_caches(batches, prefixes, prefix_ids, model, adapters):
+    """Yield (batch, KV cache of its shared prefix on the base model, or None for an inline one).
+
+    One live prefix at a time keeps memory flat; `prefix_ordered` batches
+    encode each prefix once.
+    """
+    live_key, live = None, None
+    for batch in batches:
+        key = prefixes[batch[0]]
+        if key and key != live_key:
+            with base_model(adapters):
+                live_key, live = key, encode_prefix(model, prefix_ids[key])
+        yield batch, live if key else None
 
 
 def prefix_ordered(batches: list[list[int]], prefixes) -> list[list[int]]:

@@ -150,7 +150,7 @@ def test_items_sharing_a_few_shot_prefix_reuse_its_cache_and_match_solo_runs(tin
     monkeypatch.setattr(runner_run, "load_task_examples", lambda spec, limit, root: same_subject)
     shared = run(_config(tiny_model_dir, data_root, tmp_path / "shared", limit=3))[0]
     # now force every item to encode its header inline (no sharing)
-    monkeypatch.setattr(runner_run, "_unshare_small_groups", partial(runner_run._unshare_small_groups, min_group=99))
+    monkeypatch.setattr(runner_run, "unshare_small_groups", partial(runner_run.unshare_small_groups, min_group=99))
     solo = run(_config(tiny_model_dir, data_root, tmp_path / "solo", limit=3))[0]
     a = {r["id"]: r["scores"] for r in map(json.loads, (shared.parent / "items.jsonl").read_text().splitlines())}
     b = {r["id"]: r["scores"] for r in map(json.loads, (solo.parent / "items.jsonl").read_text().splitlines())}
@@ -178,9 +178,12 @@ def test_abstain_levels_are_validated():
 
 def test_rescoring_encodes_a_shared_few_shot_prefix_once(tiny_model_dir, data_root, tmp_path, monkeypatch):
     """Items of one MMLU subject share the 5-shot header: scored from its cache, same scores as inline."""
-    import calib_eval.inference.state as state
-    import calib_eval.runner.rescore as rescore_module
+    import functools
+    import importlib
+
     from calib_eval.task_specs import get_task, load_task_examples
+
+    run_module = importlib.import_module("calib_eval.runner.run")  # the module, not the function it exports
 
     spec = get_task("mmlu_mc_calib")
     examples = load_task_examples(spec, None, str(data_root))
@@ -192,18 +195,13 @@ def test_rescoring_encodes_a_shared_few_shot_prefix_once(tiny_model_dir, data_ro
     cfg = lambda out: _config(tiny_model_dir, data_root, tmp_path / out, tasks=("mmlu_mc_calib",),  # noqa: E731
                               scorers=("zero_shot_classifier",), batch_size=2)
     encodes = []
-    real_encode = state.encode_prefix
-    monkeypatch.setattr(state, "encode_prefix", lambda *a, **k: encodes.append(1) or real_encode(*a, **k))
+    real_encode = run_module.encode_prefix
+    monkeypatch.setattr(run_module, "encode_prefix", lambda *a, **k: encodes.append(1) or real_encode(*a, **k))
     cached = rescore(items, cfg("cached"))[0]
     assert len(encodes) == 1  # three batches, one prefix encode
-    real_shared = rescore_module._shared_prefixes
-
-    def inline(items, prefixes):  # every prompt whole: no prefix cache at all
-        for i, prefix in enumerate(prefixes):
-            items[i] = (items[i][0], list(prefix) + list(items[i][1]), *items[i][2:])
-        return real_shared(items, None)
-
-    monkeypatch.setattr(rescore_module, "_shared_prefixes", inline)
+    # the reference: every prompt whole, no prefix cache at all
+    monkeypatch.setattr(run_module, "unshare_small_groups",
+                        functools.partial(run_module.unshare_small_groups, min_group=len(same) + 1))
     whole = rescore(items, cfg("inline"))[0]
 
     def scores(path):

@@ -40,10 +40,9 @@ class Probe:
                             ctx.accelerator, ctx.console)
         head.eval()
         with torch.no_grad():
-            hold = query_hidden(model, tok, ctx.holdout, console=ctx.console, label="held-out, probe") \
-                if ctx.holdout else None
-            hold = hold.to(ctx.device) if hold is not None else None
-            scores = head.p_correct(hold).tolist() if hold is not None else []
+            scores = head.p_correct(query_hidden(model, tok, ctx.holdout, console=ctx.console,
+                                                 label="held-out, probe").to(ctx.device)).tolist() \
+                if ctx.holdout else []
         return TrainOutcome(None, head, result.steps, result.resumed_from, final_loss(result.losses),
                             holdout_metrics(scores, [g.correct for g in ctx.holdout]),
                             heldout_scores={self.scorer: scores})
