@@ -298,6 +298,9 @@ def _add_leaderboard(sub) -> None:
     update.add_argument("--out", default="leaderboard")
     update.add_argument("--work-dir", default=None, help="where new runs write before ingestion")
     update.add_argument("--dry-run", action="store_true", help="list what would run (and why), run nothing")
+    adapters = lsub.add_parser("adapters", help="the bench/train_adapters.sh calls the spec's adapters need: "
+                                                "one line per folder, tab-separated: folder, model, dtype, zoo|hub")
+    adapters.add_argument("--spec", default="leaderboard/models.yaml")
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -305,6 +308,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     from calib_eval.leaderboard import build_leaderboard, plan_update, run_plan
 
+    if args.leaderboard_cmd == "adapters":
+        from calib_eval import model_zoo
+        from calib_eval.leaderboard.spec import load_spec, training_jobs
+
+        for job in training_jobs(load_spec(Path(args.spec))):  # read by leaderboard/update.sh's train stage
+            print("\t".join((job.folder, job.model, job.dtype, "zoo" if model_zoo.is_zoo_name(job.model) else "hub")))
+        return 0
     out = Path(args.out)
     if args.leaderboard_cmd == "build":
         report = build_leaderboard([Path(p) for p in args.results], out)

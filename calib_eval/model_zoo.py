@@ -92,6 +92,11 @@ def cache_root() -> Path:
     return Path(os.environ.get("CALIB_EVAL_HOME", Path.home() / ".cache" / "calib-eval"))
 
 
+def is_zoo_name(name: str) -> bool:
+    """A zoo model or alias (pulled or not), as opposed to a folder or hub id."""
+    return name in ALIASES or name in ZOO
+
+
 def canonical_name(name: str) -> str:
     name = ALIASES.get(name, name)
     if name not in ZOO:

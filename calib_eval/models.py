@@ -42,7 +42,7 @@ def resolve_model_source(name: str) -> str:
                          f"needs the weights in process (a zoo name, Hugging Face folder or hub id)")
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser().resolve())
-    if name in model_zoo.ALIASES or name in model_zoo.ZOO:
+    if model_zoo.is_zoo_name(name):
         folder = model_zoo.model_dir(name)
         if not model_zoo.is_pulled(name):
             raise ModelError(

@@ -140,7 +140,7 @@ def display_model_name(name: str) -> str:
     """Zoo aliases -> canonical zoo name; local paths -> folder name; hub ids unchanged."""
     from calib_eval import model_zoo
 
-    if name in model_zoo.ALIASES or name in model_zoo.ZOO:
+    if model_zoo.is_zoo_name(name):
         return model_zoo.canonical_name(name)
     if name.startswith(("/", "~", "./", "../")) or "\\" in name:
         return Path(name.rstrip("/\\")).name or name

@@ -26,6 +26,9 @@ from calib_eval.errors import DataError, unknown_name
 from calib_eval.task_specs import get_task
 
 TOP_KEYS = ("models", "scorers", "tasks", "limit")
+# The folders bench/train_adapters.sh writes under the folder it is given: a spec adapter named like one
+# of these is trained by `bash bench/train_adapters.sh <its parent folder> <model>`.
+SCRIPT_ADAPTERS = ("calibration-tune", "probe", "ua-clm", "ua-clm-ce", "verbalized-sft", "multitask-sft", "temperature")
 MODEL_KEYS = ("name", "adapters", "scorers", "tasks", "limit", "dtype")
 
 
@@ -37,6 +40,35 @@ class ModelSpec:
     adapters: dict  # scorer name -> adapter folder
     limit: int | None
     dtype: str = "auto"  # `calib-eval run --dtype`: e.g. bfloat16 for >= 0.5B models on a CPU with bf16 units
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One bench/train_adapters.sh call the spec's adapters need."""
+
+    folder: str  # the parent folder the script trains into
+    model: str
+    dtype: str  # the model's run dtype: a bfloat16 model trains with bf16 autocast too
+
+
+def training_jobs(models: list[ModelSpec]) -> list[TrainingJob]:
+    """The train_adapters.sh calls that make every adapter the spec names; other folders are the user's to train.
+
+    One parent folder holds one base model's adapters: two models naming the same folder is an error,
+    since an adapter scored on a base model it was not trained for measures nothing.
+    """
+    jobs: dict[str, TrainingJob] = {}
+    for model in models:
+        for folder in model.adapters.values():
+            path = Path(folder)
+            if path.name not in SCRIPT_ADAPTERS:
+                continue
+            job = TrainingJob(str(path.parent), model.name, model.dtype)
+            other = jobs.setdefault(job.folder, job)
+            if other.model != job.model:
+                raise DataError(f"leaderboard spec: adapter folder {job.folder}/ is named by two models, "
+                                f"{other.model} and {job.model}; give each model its own folder")
+    return list(jobs.values())
 
 
 def load_spec(path: str | Path) -> list[ModelSpec]:

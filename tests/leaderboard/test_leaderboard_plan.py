@@ -142,3 +142,38 @@ def test_shipped_models_yaml_is_valid():
     spec = load_spec(path)
     assert spec and all(m.tasks and m.scorers for m in spec)
     assert {p.model for p in plan_update(path, Path(__file__).parent / "no-results")} == {m.name for m in spec}
+
+
+def test_training_jobs_group_script_adapters_by_folder_and_model(tmp_path):
+    from calib_eval.leaderboard.spec import TrainingJob, training_jobs
+
+    path = tmp_path / "models.yaml"
+    path.write_text("""
+models:
+  - name: default
+    adapters: {lora_prompt: ad/small/calibration-tune, probe: ad/small/probe, ua_clm_entropy: mine/custom-run}
+  - name: qwen2.5-coder-0.5b
+    dtype: bfloat16
+    adapters: {lora_prompt: ad/q05/calibration-tune}
+  - gemma3-270m
+scorers: [perplexity]
+tasks: [mmlu_oe_calib]
+""")
+    # mine/custom-run is not a folder train_adapters.sh makes: the spec's author trains it
+    assert training_jobs(load_spec(path)) == [TrainingJob("ad/small", "default", "auto"),
+                                              TrainingJob("ad/q05", "qwen2.5-coder-0.5b", "bfloat16")]
+
+
+def test_two_models_sharing_an_adapter_folder_is_an_error(tmp_path):
+    from calib_eval.leaderboard.spec import training_jobs
+
+    path = tmp_path / "models.yaml"
+    path.write_text("""
+models:
+  - {name: default, adapters: {probe: ad/x/probe}}
+  - {name: gemma3-270m, adapters: {lora_prompt: ad/x/calibration-tune}}
+scorers: [perplexity]
+tasks: [mmlu_oe_calib]
+""")
+    with pytest.raises(CalibEvalError, match="ad/x/ is named by two models, default and gemma3-270m"):
+        training_jobs(load_spec(path))

@@ -37,6 +37,25 @@ def test_an_unknown_stage_is_refused():
     assert done.returncode == 2 and "unknown stage 'deploy'" in done.stderr
 
 
+def test_train_stage_trains_each_adapter_folder_for_its_model(tmp_path):
+    """The spec, not a fixed folder, decides what is trained: every model's adapters, bf16 models in bf16."""
+    spec = tmp_path / "models.yaml"
+    spec.write_text(yaml.safe_dump({
+        "models": [{"name": str(tmp_path / "hf-model"), "adapters": {"probe": "ad/small/probe"}},
+                   {"name": "hub-org/big", "dtype": "bfloat16", "adapters": {"lora_prompt": "ad/big/calibration-tune",
+                                                                             "probe": "ad/big/probe"}}],
+        "scorers": ["perplexity"], "tasks": ["mmlu_oe_calib"]}))
+    calls = tmp_path / "calls.txt"
+    recorder = tmp_path / "train.sh"
+    recorder.write_text(f'echo "$1 $2 [$TRAIN_FLAGS]" >> {calls}\n')
+    env = {**os.environ, "SPEC": str(spec), "TRAIN_SCRIPT": str(recorder), "TRAIN_FLAGS": "--seed 1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", str(SCRIPT), "train"], capture_output=True, text=True, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert calls.read_text().splitlines() == [f"ad/small {tmp_path / 'hf-model'} [--seed 1]",
+                                              "ad/big hub-org/big [--mixed-precision bf16 --seed 1]"]
+
+
 @pytest.mark.slow
 def test_a_new_models_yaml_entry_adds_its_rows_and_leaves_the_others(tiny_model_dir, data_root, tmp_path):
     """The workflow's train + update stages, against a copy of the committed leaderboard."""
