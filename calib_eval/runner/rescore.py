@@ -173,8 +173,8 @@ def _score_batch(batch, items, prefix_ids, prompt_rest, prefix_cache, scorers, c
     chosen = [items[i] for i in batch]
     stored = [SampleSet.from_json(c[3]) for c in chosen] if all(c[3] for c in chosen) else None
     scoring = ScoringBatch([c[0] for c in chosen], loaded, list(prefix_ids), prompt_rest, [c[2] for c in chosen],
-                           config=config.scorer, adapters=adapters, max_new_tokens=max_new_tokens, stop=tuple(stop), extra=extra, grader=grader,
-                           samples=stored, prefix_cache=prefix_cache)
+                           config=config.scorer, adapters=adapters, max_new_tokens=max_new_tokens, stop=tuple(stop),
+                           extra=extra, grader=grader, samples=stored, prefix_cache=prefix_cache)
     scores = {}
     for name, scorer in scorers.items():
         t0 = time.perf_counter()

@@ -92,3 +92,12 @@ def test_a_new_models_yaml_entry_adds_its_rows_and_leaves_the_others(tiny_model_
     assert len(list((out / "results").glob("tiny-new-model__mmlu_oe_calib-*.json"))) == 1
     # the runner's items.jsonl matched its results file: its per-item scores are kept for the paired column
     assert len(list((out / "results/items").glob("tiny-new-model__mmlu_oe_calib-*.items.json"))) == 1
+
+
+def test_the_adapter_names_the_train_stage_knows_are_the_ones_train_adapters_sh_makes():
+    """SCRIPT_ADAPTERS mirrors bench/train_adapters.sh's folders; a renamed or added one must change both."""
+    from calib_eval.leaderboard.spec import SCRIPT_ADAPTERS
+
+    code = "\n".join(line.split("#")[0] for line in (REPO / "bench" / "train_adapters.sh").read_text().splitlines())
+    made = set(re.findall(r"(?:^|[;)]) *train ([a-z-]+)", code, re.M)) | set(re.findall(r"\$OUT/([a-z-]+)/calib_card", code))
+    assert made == set(SCRIPT_ADAPTERS)
