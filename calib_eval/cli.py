@@ -323,6 +323,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         for plan in plans:
             for task, why in plan.reasons.items():
                 print(f"{plan.model} / {task}: {why}")
+            print(f"  -> one run of {', '.join(plan.tasks)} with {', '.join(plan.scorers)}")
         if args.dry_run:
             print(f"dry run: {sum(len(p.reasons) for p in plans)} (model, task) runs planned, none started")
             return 0

@@ -10,7 +10,11 @@ history (package version equal to this calib-eval's):
 - an adapter scorer's results are older than the adapter's card (README.md,
   adapter_config.json or weights, newest mtime) or used another adapter folder.
 Changing `limit` alone does not trigger a rerun: delete the results to force one.
-A run covers all of the model's stale tasks with all of its scorers.
+A task that is missing or stale reruns with all of the model's scorers; one whose
+other rows are current reruns only the uncovered and stale-adapter scorers (a
+retrained adapter costs its own rows, not the base scorers' sampling): the
+leaderboard keeps the newest run per (model, adapter, scorer, task) and pairs
+rows of two runs by item id. Tasks that need the same scorers share one run.
 """
 from __future__ import annotations
 
@@ -60,15 +64,16 @@ def plan_update(spec_yaml: str | Path, results_dir: str | Path) -> list[RunPlan]
     plans = []
     for model in models:
         key = display_model_name(model.name)
-        reasons = {}
+        by_scorers: dict[tuple[str, ...], dict[str, str]] = {}  # scorers to run -> {task: reason}
         for task in model.tasks:
             expected = [s for s in model.scorers if get_task(task).mode in modes[s]]
-            reason = _task_reason(model, expected, existing.get((key, task), []))
-            if reason:
-                reasons[task] = reason
-        if reasons:
-            plans.append(RunPlan(model.name, tuple(reasons), model.scorers, dict(model.adapters),
-                                 model.limit, reasons, model.dtype))
+            need = _task_need(model, expected, existing.get((key, task), []))
+            if need:
+                reason, scorers = need
+                by_scorers.setdefault(scorers, {})[task] = reason
+        for scorers, reasons in by_scorers.items():
+            adapters = {s: folder for s, folder in model.adapters.items() if s in scorers}
+            plans.append(RunPlan(model.name, tuple(reasons), scorers, adapters, model.limit, reasons, model.dtype))
     return plans
 
 
@@ -152,24 +157,27 @@ def _scorer_modes(names: set[str]) -> dict[str, tuple[str, ...]]:
     return {name: SCORERS.get(name).task_modes for name in names}
 
 
-def _task_reason(model: ModelSpec, expected: list[str], runs: list[dict]) -> str | None:
+def _task_need(model: ModelSpec, expected: list[str], runs: list[dict]) -> tuple[str, tuple[str, ...]] | None:
+    """(why, which scorers to run) for one (model, task), or None when its rows are current."""
+    everything = tuple(model.scorers)  # the runner skips the scorers that do not apply to the task
     if not runs:
-        return "missing"
+        return "missing", everything
     current = [r for r in runs if r.get("package_version") == __version__]
     if not current:
         versions = sorted({str(r.get("package_version")) for r in runs})
-        return f"package version changed ({', '.join(versions)} -> {__version__})"
-    if all(stale_reason(r) for r in current):
-        return stale_reason(max(current, key=lambda r: parse_time(r["created"])))  # the newest run's versions
+        return f"package version changed ({', '.join(versions)} -> {__version__})", everything
+    if all(stale_reason(r) for r in current):  # the newest run's versions
+        return stale_reason(max(current, key=lambda r: parse_time(r["created"]))), everything
     current = [r for r in current if not stale_reason(r)]
     missing = [s for s in expected if not any(s in (r.get("scorers") or {}) for r in current)]
-    if missing:
-        return f"scorers not covered: {', '.join(missing)}"
     stale = [s for s, folder in model.adapters.items()
-             if s in expected and not any(_adapter_fresh(r, s, folder) for r in current)]
-    if stale:
-        return f"adapter changed since the last run: {', '.join(stale)}"
-    return None
+             if s in expected and s not in missing and not any(_adapter_fresh(r, s, folder) for r in current)]
+    reasons = ([f"scorers not covered: {', '.join(missing)}"] if missing else []) + \
+              ([f"adapter changed since the last run: {', '.join(stale)}"] if stale else [])
+    if not reasons:
+        return None
+    rerun = set(missing + stale)
+    return "; ".join(reasons), tuple(s for s in model.scorers if s in rerun)  # in the spec's order
 
 
 def _adapter_fresh(run: dict, scorer: str, folder: str) -> bool:

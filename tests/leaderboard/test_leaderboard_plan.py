@@ -73,12 +73,16 @@ def test_plan_update_stale_adapter_scorers_and_version(setup):
     spec, results, adapter = setup
     future = time.time() + 3600
     os.utime(adapter / "README.md", (future, future))  # adapter retrained after the run
-    assert "adapter changed" in plan_update(spec, results)[0].reasons["mmlu_oe_calib"]
+    stale = [p for p in plan_update(spec, results) if "mmlu_oe_calib" in p.tasks]
+    assert stale[0].reasons["mmlu_oe_calib"] == "adapter changed since the last run: lora_prompt"
+    # the base scorers' rows are current: only the adapter's scorer reruns, with its adapter
+    assert stale[0].scorers == ("lora_prompt",) and stale[0].adapters == {"lora_prompt": "adapters/tune"}
 
     os.utime(adapter / "README.md", (0, 0))
     write_json_atomic(results / "done.json", result("default", "mmlu_oe_calib", ("zero_shot_classifier",)))
-    reason = plan_update(spec, results)[0].reasons["mmlu_oe_calib"]
-    assert reason == "scorers not covered: perplexity, lora_prompt"
+    plan = plan_update(spec, results)[0]
+    assert plan.reasons["mmlu_oe_calib"] == "scorers not covered: perplexity, lora_prompt"
+    assert plan.scorers == ("perplexity", "lora_prompt")
 
     write_json_atomic(results / "done.json", result("default", "mmlu_oe_calib", ALL,
                                                     adapter_path=str(adapter), version="0.0.1"))
@@ -104,6 +108,31 @@ def test_run_plan_calls_run_fn_then_rebuilds(setup, tmp_path):
         ("smollm2-135m-instruct", "mmlu_oe_calib"), ("smollm2-135m-instruct", "selfaware_calib"),
         ("gemma3-270m", "mmlu_oe_calib"), ("gemma3-270m", "mmlu_mc_calib")}
     assert (tmp_path / "lb" / "README.md").is_file() and (tmp_path / "lb" / "index.html").is_file()
+    assert plan_update(spec, results) == []
+
+
+def test_a_retrained_adapter_reruns_only_its_rows_and_keeps_the_base_rows(setup, tmp_path):
+    spec, results, adapter = setup
+    write_json_atomic(results / "sa.json", result("default", "selfaware_calib", ALL, adapter_path=str(adapter)))
+    future = time.time() + 3600
+    os.utime(adapter / "README.md", (future, future))  # retrained after both runs
+    plan = plan_update(spec, results)
+    # both of default's tasks need the same scorer: one run; gemma's missing task: its own run, all scorers
+    assert [(p.model, p.tasks, p.scorers) for p in plan] == [
+        ("default", ("mmlu_oe_calib", "selfaware_calib"), ("lora_prompt",)),
+        ("gemma3-270m", ("mmlu_oe_calib",), ("zero_shot_classifier", "perplexity"))]
+    reran = datetime.fromtimestamp(int(future) + 60, timezone.utc).isoformat()  # newer than the card
+
+    def fake_run(model, tasks, scorers, adapters, limit, output_dir, dtype):
+        for task in tasks:
+            write_json_atomic(output_dir / f"{task}.json", result(
+                model, task, scorers, adapter_path=adapters.get("lora_prompt"), created=reran))
+
+    report = run_plan(plan, fake_run, tmp_path / "lb")
+    rows = {(r.task, r.scorer): r for r in report.rows if r.model == "smollm2-135m-instruct"}
+    assert set(rows) == {(t, s) for t in ("mmlu_oe_calib", "selfaware_calib") for s in ALL}
+    assert rows[("selfaware_calib", "lora_prompt")].created == reran  # the new run's row
+    assert rows[("selfaware_calib", "perplexity")].created != reran  # the base row stays from the old run
     assert plan_update(spec, results) == []
 
 
