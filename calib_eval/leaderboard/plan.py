@@ -7,8 +7,9 @@ history (package version equal to this calib-eval's):
   changed"; files from before results recorded them count as changed),
 - a scorer of the spec that applies to the task's mode (the runner skips e.g.
   max_softmax on generate tasks) is in none of them ("scorers not covered"),
-- an adapter scorer's results are older than the adapter's card (README.md,
-  adapter_config.json or weights, newest mtime) or used another adapter folder.
+- an adapter scorer's results are older than the adapter's files (calib_card.json,
+  probe head, README.md, adapter_config.json or LoRA weights; newest mtime) or
+  used another adapter folder.
 Changing `limit` alone does not trigger a rerun: delete the results to force one.
 A task that is missing or stale reruns with all of the model's scorers; one whose
 other rows are current reruns only the uncovered and stale-adapter scorers (a
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from calib_eval import __version__
+from calib_eval.adapters import CARD, HEAD_FILE
 from calib_eval.errors import DataError
 from calib_eval.leaderboard.build import HISTORY_DIR, RETIRED_DIR, BuildReport, build_leaderboard
 from calib_eval.leaderboard.from_results import model_name
@@ -37,7 +39,8 @@ from calib_eval.provenance import stale_reason
 from calib_eval.results import read_results
 from calib_eval.task_specs import get_task
 
-CARD_FILES = ("README.md", "adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+# what a retrain rewrites: the calib-eval card and head (every adapter, probes have no LoRA files), PEFT's files
+CARD_FILES = (CARD, HEAD_FILE, "README.md", "adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ def _adapter_fresh(run: dict, scorer: str, folder: str) -> bool:
 
 
 def card_mtime(adapter_dir: Path) -> float | None:
-    """Newest mtime of the adapter's card, config or weights; None if the folder has none."""
+    """Newest mtime of the adapter's card, config, head or weights; None if the folder has none."""
     times = [(adapter_dir / name).stat().st_mtime for name in CARD_FILES if (adapter_dir / name).is_file()]
     return max(times, default=None)
 

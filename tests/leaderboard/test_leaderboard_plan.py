@@ -136,6 +136,20 @@ def test_a_retrained_adapter_reruns_only_its_rows_and_keeps_the_base_rows(setup,
     assert plan_update(spec, results) == []
 
 
+def test_a_retrained_probe_counts_as_changed(setup):
+    """A probe folder holds no PEFT files: its card and head alone must date it."""
+    spec, results, adapter = setup
+    (adapter / "README.md").unlink()
+    for name in ("calib_card.json", "probe_head.safetensors"):
+        (adapter / name).write_text("x")
+        os.utime(adapter / name, (0, 0))
+    assert not [p for p in plan_update(spec, results) if "mmlu_oe_calib" in p.tasks and p.model == "default"]
+    future = time.time() + 3600
+    os.utime(adapter / "probe_head.safetensors", (future, future))
+    stale = [p for p in plan_update(spec, results) if "mmlu_oe_calib" in p.tasks and p.model == "default"]
+    assert stale[0].reasons["mmlu_oe_calib"] == "adapter changed since the last run: lora_prompt"
+
+
 def test_run_plan_reports_a_failed_run_and_keeps_the_rest(setup, tmp_path):
     spec, results, _ = setup
 
