@@ -60,7 +60,7 @@ RunFn = Callable[..., object]  # run_fn(model=, tasks=, scorers=, adapters=, lim
 
 
 def plan_update(spec_yaml: str | Path, results_dir: str | Path) -> list[RunPlan]:
-    """The runs missing or stale in `results_dir` for the spec, one RunPlan per model."""
+    """The runs missing or stale in `results_dir` for the spec: one RunPlan per model and set of scorers to run."""
     models = load_spec(spec_yaml)
     modes = _scorer_modes({s for m in models for s in m.scorers})
     existing = _existing_results(Path(results_dir))
