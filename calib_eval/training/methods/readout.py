@@ -71,7 +71,8 @@ def likelihood_and_p_yes(model, tokenizer, rows, batch_size: int = 8, console=No
             state = encode_batch(model, [], [list(g.prompt_ids) for g in chunk], tokenizer.pad_token_id)
             for step, answer in zip(answer_step_logits(state, answers), answers):
                 # as the scorer: an empty answer has no likelihood to speak of
-                logp = torch.log_softmax(step, dim=-1).gather(1, torch.tensor(answer)[:, None]) if answer else None
+                index = torch.tensor(answer, device=step.device)[:, None]  # on the logits' device (CUDA too)
+                logp = torch.log_softmax(step, dim=-1).gather(1, index) if answer else None
                 likelihood.append(float(logp.mean().exp()) if answer else 0.0)
             if any(answers):
                 state.forward(answers, keep=True)
