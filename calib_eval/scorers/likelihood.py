@@ -20,8 +20,15 @@ def answer_logprobs(batch: ScoringBatch) -> list[list[float]]:
     if all(len(r) == len(a) for r, a in zip(recorded, batch.answer_ids)):
         return [list(r) for r in recorded]
     steps = answer_step_logits(batch.prompt_state(), batch.answer_ids)
-    return [torch.log_softmax(step, dim=-1).gather(1, torch.tensor(answer)[:, None]).squeeze(1).tolist()
-            if answer else [] for step, answer in zip(steps, batch.answer_ids)]
+    return [token_logprobs(step, answer).tolist() for step, answer in zip(steps, batch.answer_ids)]
+
+
+def token_logprobs(step_logits: torch.Tensor, answer: list[int]) -> torch.Tensor:
+    """Log-prob of each answer token under the logits that predicted it, (len(answer),); empty for no answer."""
+    if not answer:
+        return step_logits.new_zeros(0)
+    index = torch.tensor(answer, device=step_logits.device)[:, None]  # on the logits' device: CUDA too
+    return torch.log_softmax(step_logits, dim=-1).gather(1, index).squeeze(1)
 
 
 @SCORERS.register("perplexity")

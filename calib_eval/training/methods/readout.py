@@ -29,6 +29,7 @@ def _batches(rows, size: int, console=None, label: str = ""):
 
 def query_p_yes(model, tokenizer, rows, batch_size: int = 8, console=None, label: str = "") -> list[float]:
     """P(yes) of the uncertainty query after each row's prompt + answer (the lora_prompt scorer)."""
+    from calib_eval.scorers.likelihood import token_logprobs
     from calib_eval.scorers.ptrue import query_yes_probability
 
     out: list[float] = []
@@ -61,6 +62,7 @@ def likelihood_and_p_yes(model, tokenizer, rows, batch_size: int = 8, console=No
     teacher forcing, then kept in the cache for the query.
     """
     from calib_eval.inference.state import answer_step_logits
+    from calib_eval.scorers.likelihood import token_logprobs
     from calib_eval.scorers.ptrue import query_yes_probability
 
     likelihood: list[float] = []
@@ -71,9 +73,7 @@ def likelihood_and_p_yes(model, tokenizer, rows, batch_size: int = 8, console=No
             state = encode_batch(model, [], [list(g.prompt_ids) for g in chunk], tokenizer.pad_token_id)
             for step, answer in zip(answer_step_logits(state, answers), answers):
                 # as the scorer: an empty answer has no likelihood to speak of
-                index = torch.tensor(answer, device=step.device)[:, None]  # on the logits' device (CUDA too)
-                logp = torch.log_softmax(step, dim=-1).gather(1, index) if answer else None
-                likelihood.append(float(logp.mean().exp()) if answer else 0.0)
+                likelihood.append(float(token_logprobs(step, answer).mean().exp()) if answer else 0.0)
             if any(answers):
                 state.forward(answers, keep=True)
             p_yes += query_yes_probability(state, tokenizer)
