@@ -29,7 +29,6 @@ def _batches(rows, size: int, console=None, label: str = ""):
 
 def query_p_yes(model, tokenizer, rows, batch_size: int = 8, console=None, label: str = "") -> list[float]:
     """P(yes) of the uncertainty query after each row's prompt + answer (the lora_prompt scorer)."""
-    from calib_eval.scorers.likelihood import token_logprobs
     from calib_eval.scorers.ptrue import query_yes_probability
 
     out: list[float] = []
