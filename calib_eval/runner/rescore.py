@@ -10,6 +10,7 @@ samples go through calib_eval.runner.lmeval_samples.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -23,6 +24,7 @@ from calib_eval.grading import GRADER_VERSION
 from calib_eval.inference.tokens import encode_text, prompt_ids
 from calib_eval.results import read_jsonl, write_json_atomic, write_jsonl_atomic
 from calib_eval.runner.config import RunConfig
+from calib_eval.runner.item_cache import ItemCache
 from calib_eval.runner.report import build_payload, render_table
 from calib_eval.runner.run import progress_bar, resolve_scorers
 from calib_eval.runner.samples_only import needs_language_model, stored_identity
@@ -135,19 +137,26 @@ def score_items(task, items, scorers, config, loaded, adapters, console, source:
     """
     from calib_eval.runner.run import prefix_batches, with_prefix_caches
 
-    timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(items)}
-    out_rows: list[dict | None] = [None] * len(items)
+    out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
+    cache = _rescore_cache(out_dir, items, scorers, config, loaded, source)
+    # a killed rescoring (the sampling family draws k samples per item: an hour on CPU) resumes from its cache
+    out_rows: list[dict | None] = [cache.rows.get(_item_id(item)) if cache else None for item in items]
+    todo = [i for i, row in enumerate(out_rows) if row is None]
+    timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(todo),
+               "items_resumed": len(items) - len(todo)}
     extra: dict = {}
     keys = [tuple(p) for p in prefixes] if prefixes is not None else [()] * len(items)
     prefix_ids = {key: list(key) for key in keys}
     prompt_rest = [list(item[1]) for item in items]
-    batches = prefix_batches(list(range(len(items))), keys, prefix_ids, prompt_rest, config.batch_size)
+    batches = prefix_batches(todo, keys, prefix_ids, prompt_rest, config.batch_size)
     with progress_bar(console) as progress:
-        bar = progress.add_task(f"{task}: scoring", total=len(items))
+        bar = progress.add_task(f"{task}: scoring", total=len(items), completed=len(items) - len(todo))
         for batch, prefix_cache in with_prefix_caches(batches, keys, prefix_ids, loaded.model, adapters):
             _score_batch(batch, items, prefix_ids[keys[batch[0]]], [prompt_rest[i] for i in batch], prefix_cache,
                          scorers, config, loaded, adapters, max_new_tokens, stop, grader, task, extra, timings,
                          out_rows)
+            if cache:
+                cache.append([out_rows[i] for i in batch])
             progress.advance(bar, len(batch))
     all_scorers = dict(scorers)
     for name, (scorer, values) in (extra_rows or {}).items():
@@ -158,11 +167,31 @@ def score_items(task, items, scorers, config, loaded, adapters, console, source:
 
     payload = build_payload(task, loaded, {**dataclasses.asdict(config), "rescored_from": str(source)},
                             out_rows, all_scorers, adapters, timings, extra, config.n_bins, config.bootstrap)
-    out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
     write_jsonl_atomic(out_dir / "items.jsonl", out_rows)
     write_json_atomic(out_dir / "results.json", payload)
     console.print(render_table(payload))
     return out_dir / "results.json"
+
+
+def _item_id(item) -> str:
+    return item[0].generation.example.id
+
+
+def _rescore_cache(out_dir: Path, items, scorers, config, loaded, source: Path) -> ItemCache | None:
+    """The per-item cache a rescoring appends to, or None when item ids repeat (a cache could not tell them apart).
+
+    Its signature names the input file by content, so rescoring another file
+    (or a regenerated one) into the same folder starts over instead of mixing.
+    """
+    ids = [_item_id(item) for item in items]
+    if len(set(ids)) < len(ids):
+        return None
+    signature = {"source_sha256": hashlib.sha256(Path(source).read_bytes()).hexdigest(), "model": loaded.source,
+                 "fingerprint": loaded.fingerprint, "scorers": sorted(scorers),
+                 "adapters": dict(sorted(config.adapters.items())), "scorer_config": config.scorer.signature(),
+                 "grader": GRADER_VERSION, "labels": hashlib.sha256(
+                     json.dumps([bool(item[0].correct) for item in items]).encode()).hexdigest()}
+    return ItemCache(out_dir / "items.partial.jsonl", signature)
 
 
 def _score_batch(batch, items, prefix_ids, prompt_rest, prefix_cache, scorers, config, loaded, adapters,

@@ -78,6 +78,31 @@ def test_rescoring_saved_generations_reproduces_the_live_scores(tiny_model_dir, 
     assert json.loads(again.read_text())["config"]["rescored_from"] == portable(str(items))
 
 
+def test_a_killed_rescoring_resumes_and_another_input_file_starts_over(tiny_model_dir, data_root, tmp_path):
+    """`calib-eval score` keeps finished items like `run` does, but never mixes in another file's."""
+    items = run(_config(tiny_model_dir, data_root, tmp_path / "live"))[0].parent / "items.jsonl"
+    first = rescore(items, _config(tiny_model_dir, data_root, tmp_path / "again"))[0]
+    partial = first.parent / "items.partial.jsonl"
+    header, *rows = partial.read_text().splitlines()
+    assert len(rows) == 4
+    partial.write_text("\n".join([header, *rows[:2]]) + '\n{"id": "torn')  # killed after two items, mid-write
+    again = rescore(items, _config(tiny_model_dir, data_root, tmp_path / "again"))[0]
+    timings = read_results(again)["timings"]
+    assert (timings["items_resumed"], timings["items_computed"]) == (2, 2)
+    before, after = ({r["id"]: r["scores"] for r in map(json.loads, (p.parent / "items.jsonl").read_text().splitlines())}
+                     for p in (first, again))
+    assert before.keys() == after.keys()
+    for item_id, scores in before.items():  # the two re-scored items were batched differently: padding differs
+        assert after[item_id] == pytest.approx(scores, abs=1e-3)
+
+    edited = [json.loads(l) for l in items.read_text().splitlines()]
+    edited[0]["answer_raw"] = edited[0]["answer"] = " something else"
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps(r) + "\n" for r in edited))
+    fresh = read_results(rescore(other, _config(tiny_model_dir, data_root, tmp_path / "again"))[0])["timings"]
+    assert (fresh["items_resumed"], fresh["items_computed"]) == (0, 4)
+
+
 def test_rescoring_regrades_open_answers_and_skips_items_the_task_now_excludes(tiny_model_dir, data_root, tmp_path):
     """Labels follow today's grader, and an item dropped by the task's keep filter is skipped, not an error."""
     from dataclasses import replace
