@@ -140,7 +140,7 @@ def score_items(task, items, scorers, config, loaded, adapters, console, source:
     out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
     cache = _rescore_cache(out_dir, items, scorers, config, loaded, source)
     # a killed rescoring (the sampling family draws k samples per item: an hour on CPU) resumes from its cache
-    out_rows: list[dict | None] = [cache.rows.get(_item_id(item)) if cache else None for item in items]
+    out_rows: list[dict | None] = [cache.rows.get(_item_id(item)) if cache is not None else None for item in items]
     todo = [i for i, row in enumerate(out_rows) if row is None]
     timings = {"generation_s": 0.0, "scoring_s": {n: 0.0 for n in scorers}, "items_computed": len(todo),
                "items_resumed": len(items) - len(todo)}
@@ -155,7 +155,7 @@ def score_items(task, items, scorers, config, loaded, adapters, console, source:
             _score_batch(batch, items, prefix_ids[keys[batch[0]]], [prompt_rest[i] for i in batch], prefix_cache,
                          scorers, config, loaded, adapters, max_new_tokens, stop, grader, task, extra, timings,
                          out_rows)
-            if cache:
+            if cache is not None:
                 cache.append([out_rows[i] for i in batch])
             progress.advance(bar, len(batch))
     all_scorers = dict(scorers)
