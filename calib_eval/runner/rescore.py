@@ -26,7 +26,7 @@ from calib_eval.results import read_jsonl, write_json_atomic, write_jsonl_atomic
 from calib_eval.runner.config import RunConfig
 from calib_eval.runner.item_cache import ItemCache
 from calib_eval.runner.report import build_payload, render_table
-from calib_eval.runner.run import progress_bar, resolve_scorers
+from calib_eval.runner.run import cache_signature, default_cache_signature, progress_bar, resolve_scorers
 from calib_eval.runner.samples_only import needs_language_model, stored_identity
 from calib_eval.scorers.samples import SampleSet
 from calib_eval.scorers.base import ScoringBatch
@@ -186,12 +186,11 @@ def _rescore_cache(out_dir: Path, items, scorers, config, loaded, source: Path) 
     ids = [_item_id(item) for item in items]
     if len(set(ids)) < len(ids):
         return None
-    signature = {"source_sha256": hashlib.sha256(Path(source).read_bytes()).hexdigest(), "model": loaded.source,
-                 "fingerprint": loaded.fingerprint, "scorers": sorted(scorers),
-                 "adapters": dict(sorted(config.adapters.items())), "scorer_config": config.scorer.signature(),
-                 "grader": GRADER_VERSION, "labels": hashlib.sha256(
-                     json.dumps([bool(item[0].correct) for item in items]).encode()).hexdigest()}
-    return ItemCache(out_dir / "items.partial.jsonl", signature)
+    labels = json.dumps([bool(item[0].correct) for item in items]).encode()
+    signature = {**cache_signature(loaded, scorers, config),
+                 "source_sha256": hashlib.sha256(Path(source).read_bytes()).hexdigest(),
+                 "grader": GRADER_VERSION, "labels": hashlib.sha256(labels).hexdigest()}
+    return ItemCache(out_dir / "items.partial.jsonl", signature, default_cache_signature())
 
 
 def _score_batch(batch, items, prefix_ids, prompt_rest, prefix_cache, scorers, config, loaded, adapters,

@@ -103,9 +103,8 @@ def run_task(task: str, config: RunConfig, loaded, adapters, console: Console, s
     scorers = resolve_scorers(config.scorers, config.adapters, spec.mode)
     examples = load_task_examples(spec, config.limit, config.data_root)
     out_dir = Path(config.output) / loaded.name.replace("/", "__") / task
-    signature = {"model": loaded.source, "fingerprint": loaded.fingerprint, "scorers": sorted(scorers),
-                 "adapters": dict(sorted(config.adapters.items())), "scorer_config": config.scorer.signature()}
-    cache = ItemCache(out_dir / shard.cache_name(), signature, _default_signature())
+    signature = cache_signature(loaded, scorers, config)
+    cache = ItemCache(out_dir / shard.cache_name(), signature, default_cache_signature())
     resumed = {**_rows_of_other_shards(out_dir, shard, signature), **cache.rows}
     relabelled = relabelled_ids(spec, examples, resumed)
     done = set(resumed) - relabelled
@@ -226,10 +225,16 @@ def prefix_encodes(batches: list[list[int]], prefixes) -> int:
 
 def _other_caches(out_dir: Path, shard: Shard, signature: dict) -> list[ItemCache]:
     names = {p.name for p in out_dir.glob("items.partial*.jsonl")} - {shard.cache_name()}
-    return [ItemCache(out_dir / n, signature, _default_signature()) for n in sorted(names) if ".stale" not in n]
+    return [ItemCache(out_dir / n, signature, default_cache_signature()) for n in sorted(names) if ".stale" not in n]
 
 
-def _default_signature() -> dict:
+def cache_signature(loaded, scorers, config: RunConfig) -> dict:
+    """What an item cache's rows depend on: the model, the scorers, their adapters and settings."""
+    return {"model": loaded.source, "fingerprint": loaded.fingerprint, "scorers": sorted(scorers),
+            "adapters": dict(sorted(config.adapters.items())), "scorer_config": config.scorer.signature()}
+
+
+def default_cache_signature() -> dict:
     """What a signature holds for settings at their defaults (a cache predating a new option still matches)."""
     from calib_eval.scorers.base import ScorerConfig
 
