@@ -219,19 +219,30 @@ def max_difference(a: list, b: list) -> float:
     return worst
 
 
-def rescoring_rows(tokenizer, device: str, trained: dict, workdir: Path) -> list[dict]:
-    rows = []
+def over_adapter_sets(trained: dict, rows: list[dict], measure) -> list[tuple[str, dict, object]]:
+    """(set name, scorer -> method, measure(set name, folders)) for each adapter set that trained and measured;
+    every other set gets an error row in `rows`."""
+    measured = []
     for set_name, wanted in ADAPTER_SETS.items():
         folders = adapter_folders(trained, wanted)
         if folders is None:
             rows.append({"set": set_name, "error": "an adapter of this set failed to train"})
             continue
         try:
-            runs = {key: rescored(tokenizer, dev, dtype, folders, workdir / set_name.replace(" ", "_"))
-                    for key, (dev, dtype) in _precisions(device).items()}
-        except Exception as error:  # noqa: BLE001
+            measured.append((set_name, wanted, measure(set_name, folders)))
+        except Exception as error:  # noqa: BLE001 -- one set's failure must not hide the others'
             rows.append({"set": set_name, "error": _last_line(error)})
-            continue
+    return measured
+
+
+def rescoring_rows(tokenizer, device: str, trained: dict, workdir: Path) -> list[dict]:
+    rows: list[dict] = []
+
+    def measure(set_name: str, folders: dict) -> dict:
+        return {key: rescored(tokenizer, dev, dtype, folders, workdir / set_name.replace(" ", "_"))
+                for key, (dev, dtype) in _precisions(device).items()}
+
+    for set_name, wanted, runs in over_adapter_sets(trained, rows, measure):
         for scorer, cpu in runs["cpu"].items():
             rows.append({"set": set_name, "scorer": scorer, "adapter": wanted.get(scorer, "-"),
                          "fp32": max_difference(runs["fp32"][scorer], cpu),
@@ -284,19 +295,14 @@ def batch_path(tokenizer, device: str, dtype, folders: dict) -> dict:
 
 
 def batch_rows(tokenizer, device: str, trained: dict) -> list[dict]:
-    rows = []
-    for set_name, wanted in ADAPTER_SETS.items():
-        folders = adapter_folders(trained, wanted)
-        if folders is None:
-            rows.append({"set": set_name, "error": "an adapter of this set failed to train"})
-            continue
-        try:
-            cpu = batch_path(tokenizer, "cpu", torch.float32, folders)
-            dev = batch_path(tokenizer, device, torch.float32, folders)
-            batch_path(tokenizer, device, torch.bfloat16, folders)  # runs (bf16 answers may differ: not compared)
-        except Exception as error:  # noqa: BLE001
-            rows.append({"set": set_name, "error": _last_line(error)})
-            continue
+    rows: list[dict] = []
+
+    def measure(set_name: str, folders: dict) -> tuple[dict, dict]:
+        batch_path(tokenizer, device, torch.bfloat16, folders)  # must run; its answers may differ, not compared
+        return batch_path(tokenizer, "cpu", torch.float32, folders), batch_path(tokenizer, device, torch.float32,
+                                                                                 folders)
+
+    for set_name, _, (cpu, dev) in over_adapter_sets(trained, rows, measure):
         same = sum(a == b for a, b in zip(cpu["answers"], dev["answers"]))
         deterministic = [n for n in cpu["scores"] if n in DETERMINISTIC]
         worst = max((max_difference(dev["scores"][n], cpu["scores"][n]) for n in deterministic), default=0.0)
