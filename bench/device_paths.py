@@ -20,14 +20,16 @@ seeded, so the CPU and the device hold the same model. Three stages:
    CUDA, as `calib-eval train`). Temperature scaling is left out: it fits on a
    task's validation split (data the GPU machine lacks) through the runner's
    batch path, which stage 3 covers;
-2. saved answers are rescored through `calib-eval score`'s path (no
-   generation, so both devices read the same tokens) by every deterministic
-   scorer, with no adapter and with the stage-1 adapters, on the CPU in
-   float32 and on the device in float32 and bfloat16; plus the pairwise
-   question under the pairwise-sft adapter. Reported: max |device - CPU|;
-3. the runner's batch path (greedy generation, then every scorer, the
-   sampling family included, adapters attached) on the device and the CPU:
-   identical greedy answers and score differences.
+2. saved answers, after a shared few-shot prefix whose KV cache is encoded
+   once on the base model and once under each LoRA, are rescored through
+   `calib-eval score`'s path (no generation, so both devices read the same
+   tokens) by every deterministic scorer, with no adapter and with the
+   stage-1 adapters, on the CPU in float32 and on the device in float32 and
+   bfloat16; plus the pairwise question under the pairwise-sft adapter.
+   Reported: max relative |device - CPU|;
+3. the runner's batch path (the same prefix cache, greedy generation, then
+   every scorer, the sampling family included, adapters attached) on the
+   device and the CPU: identical greedy answers and score differences.
 
 Exit status 1 when a stage fails or a float32 score differs from the CPU's by
 more than --tolerance.
@@ -57,6 +59,8 @@ QUESTIONS = [("What is the capital of France?", "Paris"), ("How many legs does a
              ("What gas do plants absorb?", "carbon dioxide"), ("Is the sun a star?", "yes"),
              ("What color is the sky on a clear day?", "blue"), ("Who wrote Hamlet?", "William Shakespeare"),
              ("What is frozen water called?", "ice"), ("Can fish breathe air?", "no")]
+# a shared few-shot header, so the prefix KV caches (base and per adapter) run on the device too
+PREFIX = "Answer each question in a few words.\n\nQuestion: What is 2 + 2?\nAnswer: four\n\n"
 SKIPPED_METHODS = {"temperature": "fits on a task's validation split; its batch path is stage 3's"}
 # scorers whose value is a deterministic function of prompt + answer (+ adapter): comparable across devices
 DETERMINISTIC = ("perplexity", "zero_shot_classifier", "ua_clm_entropy", "verbalized", "lora_prompt", "probe")
@@ -125,7 +129,7 @@ def train_everything(tokenizer, device: str, steps: int, folder: Path) -> dict:
             continue
         kwargs = dict(method=method, output=str(folder / method), steps=steps, batch_size=4, holdout_fraction=0.25,
                       checkpoint_every=0, lr=1e-2, log_every=10**6, device=device)
-        if "n_pairs" in {f for f in cls.__dataclass_fields__}:
+        if "n_pairs" in cls.__dataclass_fields__:
             kwargs["n_pairs"] = 12
         started = time.perf_counter()
         try:
@@ -147,16 +151,20 @@ def _last_line(error: Exception) -> str:
 
 # ---- stage 2: rescoring saved answers ------------------------------------------------------------------------
 
-def saved_items(tokenizer) -> list:
-    """(Graded, prompt ids, answer ids, no samples) rows, as `calib-eval score` prepares a saved file."""
+def saved_items(tokenizer) -> tuple[list, list]:
+    """(Graded, prompt ids after the prefix, answer ids, no samples) rows and each row's prefix ids, as
+    `calib-eval score` prepares a saved file."""
+    from calib_eval.inference.tokens import prompt_ids
     from calib_eval.types import Example, Generation, Graded
 
-    items = []
+    items, prefixes = [], []
     for row in graded_rows(tokenizer, 8):
         example = Example(id=row.id, task="device_paths", question=row.example["question"], references=(row.reference,))
-        items.append((Graded(Generation(example, row.prompt, row.answer), row.correct), row.prompt_ids,
+        prefix_ids, rest = prompt_ids(tokenizer, PREFIX, row.prompt)
+        items.append((Graded(Generation(example, PREFIX + row.prompt, row.answer), row.correct), rest,
                       row.answer_ids, None))
-    return items
+        prefixes.append(prefix_ids)
+    return items, prefixes
 
 
 def adapter_folders(trained: dict, wanted: dict) -> dict | None:
@@ -179,14 +187,14 @@ def rescored(tokenizer, device: str, dtype, folders: dict, workdir: Path) -> dic
     adapters = AdapterSet.load(loaded, folders) if folders else None
     scorers = {name: SCORERS.get(name)() for name in DETERMINISTIC if not SCORERS.get(name).needs_adapter
                or name in folders}
-    items = saved_items(tokenizer)
+    items, prefixes = saved_items(tokenizer)
     workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / "saved.jsonl"
     source.write_text("".join(json.dumps({"id": g.generation.example.id}) + "\n" for g, *_ in items))
     out_dir = workdir / f"{device}-{dtype}".replace(":", "_")
     config = RunConfig(output=str(out_dir), batch_size=4, bootstrap=20)
     score_items("device_paths", items, scorers, config, loaded, adapters, Console(file=open(os.devnull, "w")),
-                source, max_new_tokens=8)
+                source, max_new_tokens=8, prefixes=prefixes)
     rows = [json.loads(line) for line in (next(out_dir.glob("*/device_paths")) / "items.jsonl").open()]
     return {name: [row["scores"][name] for row in rows] for name in scorers}
 
@@ -272,7 +280,8 @@ def batch_path(tokenizer, device: str, dtype, folders: dict) -> dict:
     """Generation + every scorer (adapters attached) through runner.batch_work.run_batch."""
     from calib_eval.adapters import AdapterSet
     from calib_eval.inference.tokens import prompt_ids
-    from calib_eval.runner.batch_work import run_batch
+    from calib_eval.inference.state import encode_prefix
+    from calib_eval.runner.batch_work import base_model, run_batch
     from calib_eval.scorers import SCORERS, ScorerConfig
     from calib_eval.task_specs import TaskSpec
     from calib_eval.types import Example
@@ -284,12 +293,17 @@ def batch_path(tokenizer, device: str, dtype, folders: dict) -> dict:
                                                                    or name in folders)}
     spec = TaskSpec(name="device_paths", dataset="none", split=None, mode="generate", description="toy questions",
                     max_new_tokens=8, stop=("\n",))
-    texts = [f"Question: {q}\nAnswer:" for q, _ in QUESTIONS]
+    texts = [f"{PREFIX}Question: {q}\nAnswer:" for q, _ in QUESTIONS]
     examples = [Example(id=f"q{i}", task="device_paths", question=q, references=(r,))
                 for i, (q, r) in enumerate(QUESTIONS)]
+    split = [prompt_ids(tokenizer, PREFIX, t.removeprefix(PREFIX)) for t in texts]
+    prefix_ids = split[0][0]
+    assert all(p == prefix_ids for p, _ in split), "the toy prompts must share one prefix, as a runner batch does"
+    with base_model(adapters):  # the runner encodes the shared prefix on the base model (run.with_prefix_caches)
+        prefix_cache = encode_prefix(loaded.model, prefix_ids)
     torch.manual_seed(0)
-    outcome = run_batch(loaded, spec, examples, [], [prompt_ids(tokenizer, "", t)[1] for t in texts], texts, scorers,
-                        ScorerConfig(sampling_k=4), adapters, None)
+    outcome = run_batch(loaded, spec, examples, prefix_ids, [rest for _, rest in split], texts, scorers,
+                        ScorerConfig(sampling_k=4), adapters, prefix_cache)
     return {"answers": [r["answer_raw"] for r in outcome.rows],
             "scores": {name: [r["scores"][name] for r in outcome.rows] for name in scorers}}
 
@@ -332,7 +346,8 @@ def report(trained: dict, rescoring: list[dict], batches: list[dict], device: st
         failed |= "error" in r
         lines.append(f"| {method} | {r['error']} | | | |" if "error" in r else
                      f"| {method} | trained | {r['steps']} | {r['seconds']:.1f} | {r['final_loss']:.3g} |")
-    lines += ["", f"Stage 2, saved answers rescored (`calib-eval score`'s path), max relative difference |{device} - CPU float32| / "
+    lines += ["", f"Stage 2, saved answers after a shared few-shot prefix (its KV cache encoded once on the base "
+              f"model and once under each LoRA) rescored through `calib-eval score`'s path, max relative difference |{device} - CPU float32| / "
               f"max of the two over the items; tolerance {tolerance:g} for float32:", "",
               "| adapters | scorer | adapter method | items | float32 | bfloat16 |", "|---|---|---|---|---|---|"]
     for r in rescoring:
@@ -343,7 +358,7 @@ def report(trained: dict, rescoring: list[dict], batches: list[dict], device: st
         failed |= not r["fp32"] <= tolerance
         lines.append(f"| {r['set']} | {r['scorer']} | {r['adapter']} | {r['n']} | {_number(r['fp32'])} | "
                      f"{_number(r['bf16'])} |")
-    lines += ["", f"Stage 3, the runner's batch path (greedy answers, then every scorer of generated answers, the "
+    lines += ["", f"Stage 3, the runner's batch path (the same prefix cache, greedy answers, then every scorer of generated answers, the "
               f"sampling family at k=4) on {device} float32 against the CPU; bfloat16 ran too (its answers may "
               "differ):", "",
               "| adapters | scorers | same greedy answers | max relative deterministic-score difference | all scores finite |",
