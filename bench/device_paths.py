@@ -53,7 +53,9 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # calib_eval from 
 from cost import replace_section  # noqa: E402
 from gpu_check import machine  # noqa: E402
 
-DEFAULT_TOKENIZER = Path("~/.cache/calib-eval/models/smollm2-135m-instruct").expanduser()
+from calib_eval.model_zoo import model_dir  # noqa: E402
+
+DEFAULT_TOKENIZER = model_dir("default")  # SmolLM2-135M-Instruct, once `calib-eval models pull default` ran
 # (question, reference); answers alternate right / wrong so AUROC and probe training see both classes
 QUESTIONS = [("What is the capital of France?", "Paris"), ("How many legs does a spider have?", "eight"),
              ("What gas do plants absorb?", "carbon dioxide"), ("Is the sun a star?", "yes"),
@@ -78,7 +80,7 @@ def load_tokenizer(folder: Path):
 
     if not (folder / "tokenizer.json").exists():
         raise SystemExit(f"no tokenizer.json in {folder}: pass --tokenizer with the SmolLM2 tokenizer's folder "
-                         f"(`calib-eval models pull smollm2` writes it to {DEFAULT_TOKENIZER})")
+                         f"(`calib-eval models pull default` writes it to {DEFAULT_TOKENIZER})")
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     prepare_tokenizer(tokenizer)
     return tokenizer
@@ -255,12 +257,13 @@ def rescoring_rows(tokenizer, device: str, trained: dict, workdir: Path) -> list
             rows.append({"set": set_name, "scorer": scorer, "adapter": wanted.get(scorer, "-"),
                          "fp32": max_difference(runs["fp32"][scorer], cpu),
                          "bf16": max_difference(runs["bf16"][scorer], cpu), "n": len(cpu)})
-    if "error" in trained.get("pairwise-sft", {"error": ""}):
+    folders = adapter_folders(trained, {"pairwise": "pairwise-sft"})
+    if folders is None:
         rows.append({"set": "pairwise", "error": "pairwise-sft failed to train"})
         return rows
-    folder = trained["pairwise-sft"]["folder"]
     try:
-        runs = {key: pairwise_scores(tokenizer, dev, dtype, folder) for key, (dev, dtype) in _precisions(device).items()}
+        runs = {key: pairwise_scores(tokenizer, dev, dtype, folders["pairwise"])
+                for key, (dev, dtype) in _precisions(device).items()}
     except Exception as error:  # noqa: BLE001
         rows.append({"set": "pairwise", "error": _last_line(error)})
         return rows
