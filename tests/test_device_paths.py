@@ -66,3 +66,9 @@ def test_cpu_dry_run_trains_every_method_and_fills_every_row(tmp_path):
         assert re.search(rf"^\| {set_name} \| \d+ \| 8/8 \| 0\.0e\+00 \| yes \|$", section, re.M), set_name
     assert re.search(r"^\| pairwise \| .* \| pairwise-sft \| 8 \| 0\.0e\+00 \|", section, re.M)
     assert "every path ran and agreed with the CPU" in section
+
+
+def test_a_missing_tokenizer_folder_is_named_with_the_command_that_makes_it(tmp_path):
+    with pytest.raises(SystemExit, match=r"no tokenizer\.json in .*calib-eval models pull default"):
+        _module().main(["--device", "cpu", "--tokenizer", str(tmp_path), "--out", str(tmp_path / "R.md")])
+    assert not (tmp_path / "R.md").exists()  # nothing written before the check
